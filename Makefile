@@ -1,0 +1,31 @@
+# The two commands:  make pipeline  and  make test.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+PY := $(VENV)/bin/python
+PIP_INSTALL := $(PY) -m pip install --quiet --disable-pip-version-check
+DATA := data/public/public.csv.gz
+
+.PHONY: pipeline test data clean
+
+# The environment: runtime, data preparation and test dependencies, rebuilt when they change.
+$(VENV)/.installed: requirements.txt requirements-dev.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PIP_INSTALL) -r requirements-dev.txt
+	touch $@
+
+$(DATA): data/limesoda/prepare.py | $(VENV)/.installed
+	$(PY) data/limesoda/prepare.py
+
+data: $(DATA)
+
+pipeline: $(VENV)/.installed $(DATA)
+	$(PY) preprocess.py
+	$(PY) train.py
+	$(PY) predict.py
+	$(PY) score.py
+
+test: $(VENV)/.installed
+	$(PY) -m pytest
+
+clean:
+	rm -rf data/preprocess data/predictions data/scores model

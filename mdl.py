@@ -1,0 +1,80 @@
+"""The model: a RidgeCV with one alpha per target whose predictions are clipped at 0.
+
+`train.py` pickles it; the serving container unpickles it as `mdl.ClippedRidgeCV`, so this
+module must sit beside `train.py` wherever the model is loaded.
+"""
+import numpy as np
+import pandas as pd
+from sklearn.linear_model import RidgeCV
+from sklearn.utils.validation import _num_samples
+
+ALPHAS = tuple(np.logspace(-5, 5, 50))
+
+
+class ClippedRidgeCV(RidgeCV):
+    """RidgeCV (efficient leave-one-out, R² scoring, an alpha per target), clipped below at 0.
+
+    Assays are concentrations, so a negative prediction is never better than 0. Fitted on a
+    frame, it remembers the feature names (`feature_names_in_`) and at prediction time takes
+    those columns by name from a frame, ignoring extra ones (targets, say), or a headerless
+    matrix of exactly the fitted width by position.
+    """
+
+    def __init__(
+        self,
+        alphas=ALPHAS,
+        *,
+        fit_intercept=True,
+        scoring="r2",
+        cv=None,
+        gcv_mode=None,
+        store_cv_results=False,
+        alpha_per_target=True,
+    ):
+        super().__init__(
+            alphas=alphas,
+            fit_intercept=fit_intercept,
+            scoring=scoring,
+            cv=cv,
+            gcv_mode=gcv_mode,
+            store_cv_results=store_cv_results,
+            alpha_per_target=alpha_per_target,
+        )
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        # Clipping at 0 is wrong for targets that can be negative, such as the standardised
+        # ones scikit-learn's common checks score regressors on.
+        tags.regressor_tags.poor_score = True
+        return tags
+
+    def fit(self, X, y, **fit_params):
+        if _num_samples(X) < 2:
+            raise ValueError(
+                f"leave-one-out R² needs at least 2 samples, got n_samples = {_num_samples(X)}"
+            )
+        # RidgeCV with scoring and alpha_per_target fails on a 1-D y (scikit-learn indexes
+        # its predictions as 2-D): fit one column and store what a 1-D fit would have.
+        if y is None or np.ndim(np.asarray(y)) != 1:
+            return super().fit(X, y, **fit_params)
+        y = np.asarray(y)
+        super().fit(X, y.reshape(-1, 1), **fit_params)
+        self.coef_ = np.reshape(self.coef_, -1)
+        for name in ("intercept_", "alpha_", "best_score_"):
+            setattr(self, name, float(np.ravel(getattr(self, name))[0]))
+        return self
+
+    def predict(self, X):
+        names = getattr(self, "feature_names_in_", None)
+        if names is not None and isinstance(X, pd.DataFrame):
+            missing = [c for c in names if c not in X.columns]
+            if missing:
+                raise ValueError(
+                    f"the features lack {len(missing)} column(s) the model was fitted on, "
+                    f"starting with {missing[:5]}: preprocess the data with the parameters "
+                    "used for training"
+                )
+            X = X[names]
+        elif names is not None and np.ndim(X) == 2 and np.shape(X)[1] == len(names):
+            X = pd.DataFrame(np.asarray(X, dtype=float), columns=names)
+        return np.maximum(super().predict(X), 0.0)

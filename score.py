@@ -1,0 +1,97 @@
+"""The scoring step: the weighted R² of the predictions against the actual assays.
+
+    score = sum over targets t of w_t * R²_t
+
+with the challenge's weights (CuPPM 0.35, AuPPM 0.04, 0.025 for ten major elements, 0.01 for
+each other; they sum to 1.01, as the challenge used them) when every target is a challenge
+target, and equal weights summing to 1 otherwise. The predictions file has no header and no
+index: column j is target j of the actual file, row i its row i.
+
+    python score.py                    # data/public + data/predictions -> data/scores/public.txt
+    python score.py --per-target       # also print each target's R² and weight
+"""
+import argparse
+import logging
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from sklearn.metrics import r2_score
+
+from preprocess import TARGETS, read_raw, sm_path, split_columns
+
+log = logging.getLogger("score")
+
+ACTUAL = sm_path("/opt/ml/processing/input/public/public.csv.gz")
+PREDICTED = sm_path("/opt/ml/processing/input/predictions/public.csv.out")
+OUTPUT = sm_path("/opt/ml/processing/output/scores/public.txt")
+
+CHALLENGE_WEIGHTS = {
+    **dict.fromkeys(TARGETS, 0.01),
+    **dict.fromkeys("AgPPM FePCT NiPPM PbPPM ZnPPM AlPPM CaPPM KPPM MgPPM NaPPM".split(), 0.025),
+    "AuPPM": 0.04,
+    "CuPPM": 0.35,
+}
+
+
+def weights(targets):
+    """The challenge's weights if every target is a challenge target, else equal weights."""
+    if all(t in CHALLENGE_WEIGHTS for t in targets):
+        return np.array([CHALLENGE_WEIGHTS[t] for t in targets])
+    return np.full(len(targets), 1 / len(targets))
+
+
+def score_table(actual, predicted):
+    """Per-target R² and weight of `predicted` (array) against `actual` (frame of targets)."""
+    predicted = np.asarray(predicted, dtype=float)
+    if predicted.shape != actual.shape:
+        raise ValueError(
+            f"the predictions have shape {predicted.shape} but the actual file has "
+            f"{actual.shape[0]} rows and {actual.shape[1]} targets: they must match row for row "
+            "and column for column"
+        )
+    r2 = r2_score(actual.to_numpy(dtype=float), predicted, multioutput="raw_values")
+    return pd.DataFrame({"r2": r2, "weight": weights(list(actual.columns))},
+                        index=actual.columns)
+
+
+def score(actual, predicted):
+    """The weighted R² of `predicted` against `actual` (frame of targets)."""
+    table = score_table(actual, predicted)
+    return float((table.r2 * table.weight).sum())
+
+
+def read_actual(actual_file):
+    data = read_raw(actual_file)
+    _, _, targets = split_columns(data.columns)
+    if not targets:
+        raise ValueError(f"{actual_file} has no target columns to score against")
+    return data[targets]
+
+
+def read_predicted(predicted_file):
+    return pd.read_csv(predicted_file, header=None).to_numpy(dtype=float)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--actual", type=Path, default=ACTUAL)
+    parser.add_argument("--predicted", type=Path, default=PREDICTED)
+    parser.add_argument("--output", type=Path, default=OUTPUT)
+    parser.add_argument("--per-target", action="store_true", help="print each target's R²")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(name)s: %(message)s")
+    table = score_table(read_actual(args.actual), read_predicted(args.predicted))
+    total = float((table.r2 * table.weight).sum())
+    if args.per_target:
+        print(table.assign(contribution=table.r2 * table.weight).to_string(float_format="%.4f"))
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    tmp = args.output.with_name(f".{args.output.name}.tmp")
+    tmp.write_text(f"{total}\n")
+    tmp.replace(args.output)
+    print(f"score: {total:.4f}")
+    return total
+
+
+if __name__ == "__main__":
+    main()
