@@ -24,6 +24,7 @@ log = logging.getLogger("preprocess")
 
 # ---- feature parameters (the reference solution's) ---------------------------------------
 START, STOP, WINDOW = 0, -300, 7
+CHUNK_ROWS = 2000  # rows per chunk when streaming a file: bounds memory, changes no output
 
 # ---- columns -------------------------------------------------------------------------------
 METADATA = ["SiteID", "DepthFrom", "DepthTo"]
@@ -123,9 +124,15 @@ def window_features(spectra, start=START, stop=STOP, window=WINDOW, rows=None):
     return np.column_stack([x[:, 0], sums]), np.arange(k + 1) * window
 
 
+def read_chunks(data_file, chunksize=CHUNK_ROWS):
+    """The raw CSV (index in column 0, then metadata, spectra, targets) in frames of rows."""
+    with pd.read_csv(data_file, index_col=0, chunksize=chunksize) as reader:
+        yield from reader
+
+
 def read_raw(data_file):
-    """The raw CSV: index in column 0, then metadata, spectra and targets."""
-    return pd.read_csv(data_file, index_col=0)
+    """The whole raw CSV as one frame."""
+    return pd.concat(read_chunks(data_file))
 
 
 def preprocess(data_file, start=START, stop=STOP, window=WINDOW, targets=None):
@@ -139,6 +146,24 @@ def preprocess(data_file, start=START, stop=STOP, window=WINDOW, targets=None):
     return pd.concat([df[meta], features, df[targets]], axis=1)
 
 
+def write_features(data_file, output, chunksize=CHUNK_ROWS, **params):
+    """Stream `data_file` through `preprocess` chunk by chunk into `output`, atomically."""
+    output = Path(output)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    tmp = output.with_name(f".{output.name}.{os.getpid()}.tmp")
+    rows = 0
+    try:
+        with open(tmp, "w", newline="") as out:
+            for i, chunk in enumerate(read_chunks(data_file, chunksize)):
+                features = preprocess(chunk, **params)
+                features.to_csv(out, header=i == 0)
+                rows += len(features)
+        tmp.replace(output)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return rows
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--input", type=Path, default=INPUT, help="raw CSV (may be gzipped)")
@@ -146,10 +171,8 @@ def main(argv=None):
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(name)s: %(message)s")
     log.info("reading %s", args.input)
-    df = preprocess(args.input)
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    df.to_csv(args.output)
-    log.info("wrote %d rows x %d columns to %s", *df.shape, args.output)
+    rows = write_features(args.input, args.output)
+    log.info("wrote %d rows to %s", rows, args.output)
 
 
 if __name__ == "__main__":
