@@ -8,6 +8,8 @@ import pandas as pd
 from sklearn.linear_model import RidgeCV
 from sklearn.utils.validation import _num_samples
 
+from preprocess import CHANNEL_NAME
+
 ALPHAS = tuple(np.logspace(-5, 5, 50))
 
 
@@ -67,14 +69,36 @@ class ClippedRidgeCV(RidgeCV):
     def predict(self, X):
         names = getattr(self, "feature_names_in_", None)
         if names is not None and isinstance(X, pd.DataFrame):
-            missing = [c for c in names if c not in X.columns]
-            if missing:
-                raise ValueError(
-                    f"the features lack {len(missing)} column(s) the model was fitted on, "
-                    f"starting with {missing[:5]}: preprocess the data with the parameters "
-                    "used for training"
-                )
+            self._check_columns([str(c) for c in X.columns])
             X = X[names]
-        elif names is not None and np.ndim(X) == 2 and np.shape(X)[1] == len(names):
+        elif names is not None and np.ndim(X) == 2:
+            if np.shape(X)[1] != len(names):
+                raise ValueError(
+                    f"the rows have {np.shape(X)[1]} columns after the index, but the model "
+                    f"takes {len(names)} features: send the feature file's rows whole, or "
+                    "with its header line"
+                )
             X = pd.DataFrame(np.asarray(X, dtype=float), columns=names)
         return np.maximum(super().predict(X), 0.0)
+
+    def _check_columns(self, columns):
+        """Refuse a frame that lacks a fitted column, or whose spectral features differ."""
+        names = list(self.feature_names_in_)
+        missing = [c for c in names if c not in columns]
+        channels = {c for c in names if CHANNEL_NAME.search(c)}
+        new = [c for c in columns if CHANNEL_NAME.search(c) and c not in set(names)]
+        if new or channels & set(missing):
+            lost = [c for c in missing if c in channels]
+            differences = [f"{len(lost)} of its {len(channels)} are missing ({lost[:3]}...)",
+                           f"{len(new)} are new ({new[:3]}...)"]
+            raise ValueError(
+                f"the spectral features differ from the model's: "
+                f"{' and '.join(d for d in differences if not d.startswith('0 '))}; the spectra "
+                "must be on the wavenumber grid and channel count the model was trained on, so "
+                "resample them or retrain"
+            )
+        if missing:
+            raise ValueError(
+                f"the features lack the column(s) {missing} the model was fitted on: give "
+                "the file the metadata columns of the training file"
+            )

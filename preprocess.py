@@ -12,9 +12,13 @@ This file imports nothing from the rest of the bundle: on SageMaker the Processi
 alone. The rest of the bundle imports from it the column rule, the target list and the paths.
 """
 import argparse
+import gzip
 import logging
 import os
 import re
+import sys
+import zlib
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -106,7 +110,8 @@ def window_features(spectra, start=START, stop=STOP, window=WINDOW, rows=None):
     n, m = x.shape
     if len(range(m)[start:stop]) == 0:
         raise ValueError(
-            f"{m} spectral channels are too few for the normalisation range [{start}:{stop}]"
+            f"{m} spectral channels are too few for the normalisation range [{start}:{stop}]: "
+            "check that no spectral column was dropped, or pass a smaller `stop`"
         )
     part = x[:, start:stop]
     hi, lo = part.max(axis=1), part.min(axis=1)
@@ -115,8 +120,8 @@ def window_features(spectra, start=START, stop=STOP, window=WINDOW, rows=None):
         i = int(np.argmax(bad))
         row = rows[i] if rows is not None else i
         raise ValueError(
-            f"row {row!r}: the spectrum's maximum over channels [{start}:{stop}] is {hi[i]!r}; "
-            "normalisation needs a finite maximum above 0"
+            f"row {row!r}: the spectrum's maximum over channels [{start}:{stop}] is {float(hi[i])}, "
+            "but normalisation needs a finite maximum above 0: remove the row or re-measure it"
         )
     x = np.clip(x, lo[:, None], hi[:, None]) / hi[:, None]
     k = (m - 1) // window  # features 1..k are whole windows over channels 1..k*w
@@ -124,9 +129,66 @@ def window_features(spectra, start=START, stop=STOP, window=WINDOW, rows=None):
     return np.column_stack([x[:, 0], sums]), np.arange(k + 1) * window
 
 
+@contextmanager
+def reading(data_file):
+    """Turn the ways a file fails to parse into one sentence that names the file."""
+    try:
+        yield
+    except (EOFError, gzip.BadGzipFile, zlib.error) as error:
+        raise ValueError(
+            f"{data_file} is truncated or not a valid compressed file ({error}): "
+            "copy or export it again"
+        ) from None
+    except UnicodeDecodeError as error:
+        raise ValueError(
+            f"{data_file} is not UTF-8 text (it has the byte {error.object[error.start]:#04x}): "
+            "save it as CSV in UTF-8"
+        ) from None
+    except pd.errors.ParserError as error:
+        raise ValueError(f"{data_file} is not a well-formed CSV file: {error}") from None
+
+
+def check_header(data_file):
+    """Refuse a file that has no rows or whose header pandas would read wrongly.
+
+    The header is read as text, because pandas silently renames a repeated column `x` to
+    `x.1`, which the column rule would then take for a spectral channel.
+    """
+    with reading(data_file):
+        try:
+            head = pd.read_csv(data_file, header=None, nrows=2, dtype=str, keep_default_na=False)
+        except pd.errors.EmptyDataError:
+            raise ValueError(
+                f"{data_file} is empty: it needs a header line and one line per sample"
+            ) from None
+    names = list(head.iloc[0])
+    if len(names) < 2:
+        separator = next((s for s in ";\t|" if s in names[0]), None)
+        found = f" (its lines are separated by {separator!r})" if separator else ""
+        raise ValueError(
+            f"{data_file} has a single column{found}: write it with ',' between columns "
+            "and '.' as the decimal point"
+        )
+    for j, name in enumerate(names[1:], start=2):
+        if not name.strip():
+            raise ValueError(
+                f"{data_file}: column {j} has no name in the header: name it or remove it "
+                "(a ',' at the end of every line makes such a column)"
+            )
+        if names.count(name) > 1:
+            raise ValueError(
+                f"{data_file}: column {name!r} appears {names.count(name)} times in the "
+                "header: give every column a unique name"
+            )
+    if len(head) < 2:
+        raise ValueError(f"{data_file} has a header line but no rows: add one line per sample")
+
+
 def read_chunks(data_file, chunksize=CHUNK_ROWS):
     """The raw CSV (index in column 0, then metadata, spectra, targets) in frames of rows."""
-    with pd.read_csv(data_file, index_col=0, chunksize=chunksize) as reader:
+    if isinstance(data_file, (str, os.PathLike)):  # a stream would be read twice
+        check_header(data_file)
+    with reading(data_file), pd.read_csv(data_file, index_col=0, chunksize=chunksize) as reader:
         yield from reader
 
 
@@ -135,13 +197,42 @@ def read_raw(data_file):
     return pd.concat(read_chunks(data_file))
 
 
-def preprocess(data_file, start=START, stop=STOP, window=WINDOW, targets=None):
-    """Features of a raw file (or frame): metadata, window features, then targets if present."""
+def numbers(frame, columns, rule="metadata and spectra must be finite numbers"):
+    """`frame[columns]` as a float array; a cell that is not a finite number is an error."""
+    part = frame[columns]
+    if all(pd.api.types.is_numeric_dtype(t) for t in part.dtypes):
+        x = part.to_numpy(dtype=float)
+    else:
+        x = part.apply(pd.to_numeric, errors="coerce").to_numpy(dtype=float)
+    bad = ~np.isfinite(x)
+    if bad.any():
+        i, j = np.argwhere(bad)[0]
+        value = part.iat[i, j]
+        what = (
+            "the value is missing" if pd.isna(value)
+            else f"{value!r} is not a number" if np.isnan(x[i, j])
+            else f"the value is {value}"
+        )
+        raise ValueError(
+            f"row {frame.index[i]!r}, column {columns[j]!r}: {what}; {rule}, so correct the "
+            "value or remove the row"
+        )
+    return x
+
+
+def preprocess(data_file, start=START, stop=STOP, window=WINDOW, targets=None, source=None):
+    """Features of a raw file (or frame): metadata, window features, then targets if present.
+
+    Errors in a frame's values name `source` (the file the frame came from), row and column.
+    """
     df = data_file if isinstance(data_file, pd.DataFrame) else read_raw(data_file)
+    source = source if isinstance(data_file, pd.DataFrame) else data_file
     meta, spectra, targets = split_columns(df.columns, targets)
-    values, channels = window_features(
-        df[spectra].to_numpy(dtype=float), start, stop, window, rows=df.index
-    )
+    try:
+        x = numbers(df, meta + spectra)
+        values, channels = window_features(x[:, len(meta):], start, stop, window, rows=df.index)
+    except ValueError as error:
+        raise ValueError(f"{source}: {error}" if source else str(error)) from None
     features = pd.DataFrame(values, index=df.index, columns=[spectra[c] for c in channels])
     return pd.concat([df[meta], features, df[targets]], axis=1)
 
@@ -155,7 +246,7 @@ def write_features(data_file, output, chunksize=CHUNK_ROWS, **params):
     try:
         with open(tmp, "w", newline="") as out:
             for i, chunk in enumerate(read_chunks(data_file, chunksize)):
-                features = preprocess(chunk, **params)
+                features = preprocess(chunk, source=data_file, **params)
                 features.to_csv(out, header=i == 0)
                 rows += len(features)
         tmp.replace(output)
@@ -171,7 +262,10 @@ def main(argv=None):
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(name)s: %(message)s")
     log.info("reading %s", args.input)
-    rows = write_features(args.input, args.output)
+    try:
+        rows = write_features(args.input, args.output)
+    except (ValueError, OSError) as error:
+        sys.exit(f"error: {error}")
     log.info("wrote %d rows to %s", rows, args.output)
 
 

@@ -7,18 +7,24 @@ each other; they sum to 1.01, as the challenge used them) when every target is a
 target, and equal weights summing to 1 otherwise. The predictions file has no header and no
 index: column j is target j of the actual file, row i its row i.
 
+R² is undefined for a target that is constant in the scored rows (its variance is 0). Such a
+target scores R² = 1 when every prediction equals the constant and 0 otherwise, as
+scikit-learn's `r2_score` (force_finite=True) and so the challenge's scorer count it; the log
+names each such target.
+
     python score.py                    # data/public + data/predictions -> data/scores/public.txt
     python score.py --per-target       # also print each target's R² and weight
 """
 import argparse
 import logging
+import sys
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 from sklearn.metrics import r2_score
 
-from preprocess import TARGETS, read_raw, sm_path, split_columns
+from preprocess import TARGETS, numbers, read_raw, sm_path, split_columns
 
 log = logging.getLogger("score")
 
@@ -50,7 +56,11 @@ def score_table(actual, predicted):
             f"{actual.shape[0]} rows and {actual.shape[1]} targets: they must match row for row "
             "and column for column"
         )
-    r2 = r2_score(actual.to_numpy(dtype=float), predicted, multioutput="raw_values")
+    y = actual.to_numpy(dtype=float)
+    for target in actual.columns[(y == y[:1]).all(axis=0)]:
+        log.warning("%s is constant in the scored rows, where R² is undefined: it counts as 1 "
+                    "if predicted exactly and 0 otherwise", target)
+    r2 = r2_score(y, predicted, multioutput="raw_values", force_finite=True)
     return pd.DataFrame({"r2": r2, "weight": weights(list(actual.columns))},
                         index=actual.columns)
 
@@ -62,15 +72,41 @@ def score(actual, predicted):
 
 
 def read_actual(actual_file):
+    """The targets of the actual file, every one a number."""
     data = read_raw(actual_file)
     _, _, targets = split_columns(data.columns)
     if not targets:
-        raise ValueError(f"{actual_file} has no target columns to score against")
+        raise ValueError(
+            f"{actual_file} has no target columns to score against, as a private file has: "
+            "score against a file that has the assays"
+        )
+    try:
+        numbers(data, targets, rule="scoring needs a number for every target of every row")
+    except ValueError as error:
+        raise ValueError(f"{actual_file}: {error}") from None
     return data[targets]
 
 
 def read_predicted(predicted_file):
-    return pd.read_csv(predicted_file, header=None).to_numpy(dtype=float)
+    """The predictions file (no header, no index, numbers only) as an array."""
+    try:
+        cells = pd.read_csv(predicted_file, header=None, dtype=str, keep_default_na=False)
+    except pd.errors.EmptyDataError:
+        raise ValueError(f"{predicted_file} is empty: it needs one line per scored row") from None
+    values = cells.apply(pd.to_numeric, errors="coerce").to_numpy(dtype=float)
+    bad = ~np.isfinite(values)
+    if len(values) > 1 and bad[0].any() and not bad[1:].any():
+        raise ValueError(
+            f"{predicted_file} starts with a header line ({','.join(cells.iloc[0])[:40]}): "
+            "remove it, since a predictions file has no header and no index"
+        )
+    if bad.any():
+        i, j = np.argwhere(bad)[0]
+        raise ValueError(
+            f"{predicted_file}, line {i + 1}, column {j + 1}: {cells.iat[i, j]!r} is not a "
+            "finite number: predict the file again"
+        )
+    return values
 
 
 def main(argv=None):
@@ -81,7 +117,14 @@ def main(argv=None):
     parser.add_argument("--per-target", action="store_true", help="print each target's R²")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(name)s: %(message)s")
-    table = score_table(read_actual(args.actual), read_predicted(args.predicted))
+    try:
+        actual, predicted = read_actual(args.actual), read_predicted(args.predicted)
+        try:
+            table = score_table(actual, predicted)
+        except ValueError as error:
+            raise ValueError(f"{args.predicted} does not fit {args.actual}: {error}") from None
+    except (ValueError, OSError) as error:
+        sys.exit(f"error: {error}")
     total = float((table.r2 * table.weight).sum())
     if args.per_target:
         print(table.assign(contribution=table.r2 * table.weight).to_string(float_format="%.4f"))

@@ -14,14 +14,17 @@ import csv
 import io
 import logging
 import os
+import sys
+import warnings
 from pathlib import Path
 
 import joblib
 import numpy as np
 import pandas as pd
+from sklearn.exceptions import InconsistentVersionWarning
 
 from mdl import ClippedRidgeCV
-from preprocess import TARGETS, preprocess, sm_path, split_columns
+from preprocess import TARGETS, numbers, preprocess, sm_path, split_columns
 
 log = logging.getLogger("train")
 
@@ -39,9 +42,10 @@ def train(args):
     _, _, targets = split_columns(data.columns)
     if not targets:
         raise ValueError(
-            f"{data_file} has no target columns: training needs assays (columns such as "
-            f"{TARGETS[0]} or ClayPCT, named without a trailing number)"
+            f"{data_file} has no target columns, as a private file has: training needs assays "
+            f"(columns such as {TARGETS[0]} or ClayPCT, named without a trailing number)"
         )
+    check_targets(data, targets, data_file)
     X, y = data.drop(columns=targets), data[targets]
     log.info("fitting %d rows x %d features -> %d targets", *X.shape, len(targets))
     model = ClippedRidgeCV().fit(X, y)
@@ -50,6 +54,30 @@ def train(args):
         log.info("  %-8s alpha %9.3g  leave-one-out R² %6.3f", target, alpha, score)
     save_model(model, args.model_dir)
     return model
+
+
+def check_targets(data, targets, data_file):
+    """Training needs a number for every target of every row.
+
+    A target column that is empty in every row is what a private file with the assay columns
+    left in looks like, and is an error. A challenge file that lacks some of the 49 assays is
+    not: the model learns the targets the file has, and the log names the missing ones.
+    """
+    empty = [t for t in targets if data[t].isna().all()]
+    if empty:
+        raise ValueError(
+            f"{data_file}: the target column(s) {empty} are empty in every row, as in a private "
+            "file: train on a file that has these assays, or remove the columns"
+        )
+    missing = [t for t in TARGETS if t not in targets]
+    if missing and set(targets) & set(TARGETS):
+        log.warning("%s lacks %d of the %d challenge targets (%s): the model predicts the %d "
+                    "it has", data_file, len(missing), len(TARGETS), " ".join(missing),
+                    len(targets))
+    try:
+        numbers(data, targets, rule="training needs a number for every target of every row")
+    except ValueError as error:
+        raise ValueError(f"{data_file}: {error}") from None
 
 
 def save_model(model, model_dir):
@@ -66,8 +94,34 @@ def save_model(model, model_dir):
 
 
 def model_fn(model_dir):
-    """Load the model (SageMaker calls this once per server worker)."""
-    return joblib.load(Path(model_dir) / MODEL_FILE)
+    """Load the model (SageMaker calls this once per server worker).
+
+    Trust boundary: joblib runs code stored in the file while it loads it, like pickle. Load
+    only model files you trained yourself or got from someone you trust.
+    A model saved by another scikit-learn version than this one is refused: scikit-learn does
+    not promise that it loads or predicts the same.
+    """
+    path = Path(model_dir) / MODEL_FILE
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"there is no model file {path}: run train.py first, or point --model_dir at the "
+            "folder that holds model.joblib"
+        )
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", InconsistentVersionWarning)
+        try:
+            return joblib.load(path)
+        except InconsistentVersionWarning as w:
+            raise ValueError(
+                f"{path} was saved by scikit-learn {w.original_sklearn_version}, but this is "
+                f"scikit-learn {w.current_sklearn_version}: retrain the model with train.py "
+                f"here, or load it where scikit-learn=={w.original_sklearn_version} is installed"
+            ) from None
+        except Exception as error:
+            raise ValueError(
+                f"{path} is not a model file joblib can load ({type(error).__name__}: {error}): "
+                "retrain the model with train.py"
+            ) from error
 
 
 def input_fn(input_data, content_type):
@@ -107,7 +161,10 @@ def main(argv=None):
     parser.add_argument("--data_dir", type=Path, default=DATA_DIR)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(name)s: %(message)s")
-    train(args)
+    try:
+        train(args)
+    except (ValueError, OSError) as error:
+        sys.exit(f"error: {error}")
 
 
 if __name__ == "__main__":
