@@ -3,8 +3,12 @@
 `train.py` pickles it; the serving container unpickles it as `mdl.ClippedRidgeCV`, so this
 module must sit beside `train.py` wherever the model is loaded.
 """
+import warnings
+
 import numpy as np
 import pandas as pd
+import sklearn
+from sklearn.exceptions import InconsistentVersionWarning
 from sklearn.linear_model import RidgeCV
 from sklearn.utils.validation import _num_samples
 
@@ -50,6 +54,21 @@ class ClippedRidgeCV(RidgeCV):
         tags.regressor_tags.poor_score = True
         return tags
 
+    def __getstate__(self):
+        # scikit-learn records its version only in the pickles of its own estimators; record
+        # it here too, so that loading the model with another version can say so.
+        return dict(super().__getstate__(), _sklearn_version=sklearn.__version__)
+
+    def __setstate__(self, state):
+        state = dict(state)
+        saved = state.pop("_sklearn_version", "unknown")
+        if saved != sklearn.__version__:
+            warnings.warn(InconsistentVersionWarning(
+                estimator_name=type(self).__name__, current_sklearn_version=sklearn.__version__,
+                original_sklearn_version=saved,
+            ))
+        super().__setstate__(state)
+
     def fit(self, X, y, **fit_params):
         if _num_samples(X) < 2:
             raise ValueError(
@@ -89,11 +108,12 @@ class ClippedRidgeCV(RidgeCV):
         new = [c for c in columns if CHANNEL_NAME.search(c) and c not in set(names)]
         if new or channels & set(missing):
             lost = [c for c in missing if c in channels]
-            differences = [f"{len(lost)} of its {len(channels)} are missing ({lost[:3]}...)",
-                           f"{len(new)} are new ({new[:3]}...)"]
+            differences = "; ".join(
+                [f"missing: {len(lost)} of {len(channels)}, such as {lost[:2]}"] * bool(lost)
+                + [f"new: {len(new)}, such as {new[:2]}"] * bool(new)
+            )
             raise ValueError(
-                f"the spectral features differ from the model's: "
-                f"{' and '.join(d for d in differences if not d.startswith('0 '))}; the spectra "
+                f"the spectral features differ from the model's ({differences}): the spectra "
                 "must be on the wavenumber grid and channel count the model was trained on, so "
                 "resample them or retrain"
             )

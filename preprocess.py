@@ -111,7 +111,7 @@ def window_features(spectra, start=START, stop=STOP, window=WINDOW, rows=None):
     if len(range(m)[start:stop]) == 0:
         raise ValueError(
             f"{m} spectral channels are too few for the normalisation range [{start}:{stop}]: "
-            "check that no spectral column was dropped, or pass a smaller `stop`"
+            "check that no spectral column was dropped, or pass a smaller stop"
         )
     part = x[:, start:stop]
     hi, lo = part.max(axis=1), part.min(axis=1)
