@@ -120,8 +120,9 @@ def window_features(spectra, start=START, stop=STOP, window=WINDOW, rows=None):
         i = int(np.argmax(bad))
         row = rows[i] if rows is not None else i
         raise ValueError(
-            f"row {row!r}: the spectrum's maximum over channels [{start}:{stop}] is {float(hi[i])}, "
-            "but normalisation needs a finite maximum above 0: remove the row or re-measure it"
+            f"row {row!r}: the spectrum's maximum over channels [{start}:{stop}] is "
+            f"{float(hi[i])}, but normalisation needs a finite maximum above 0: remove the row "
+            "or re-measure it"
         )
     x = np.clip(x, lo[:, None], hi[:, None]) / hi[:, None]
     k = (m - 1) // window  # features 1..k are whole windows over channels 1..k*w
