@@ -198,6 +198,16 @@ def read_raw(data_file):
     return pd.concat(read_chunks(data_file))
 
 
+def check_ids(index):
+    """Every row needs a sample id: in the feature file, only the header line has none."""
+    missing = index.isna() | (index.astype(str).str.strip() == "")
+    if missing.any():
+        i = int(np.argmax(missing))
+        which = (f"the row after {index[i - 1]!r}" if i > 0
+                 else f"the row before {index[1]!r}" if len(index) > 1 else "a row")
+        raise ValueError(f"{which} has no sample id in column 1: give every row an id")
+
+
 def numbers(frame, columns, rule="metadata and spectra must be finite numbers"):
     """`frame[columns]` as a float array; a cell that is not a finite number is an error."""
     part = frame[columns]
@@ -230,12 +240,15 @@ def preprocess(data_file, start=START, stop=STOP, window=WINDOW, targets=None, s
     source = source if isinstance(data_file, pd.DataFrame) else data_file
     meta, spectra, targets = split_columns(df.columns, targets)
     try:
+        check_ids(df.index)
         x = numbers(df, meta + spectra)
         values, channels = window_features(x[:, len(meta):], start, stop, window, rows=df.index)
     except ValueError as error:
         raise ValueError(f"{source}: {error}" if source else str(error)) from None
     features = pd.DataFrame(values, index=df.index, columns=[spectra[c] for c in channels])
-    return pd.concat([df[meta], features, df[targets]], axis=1)
+    # The index is written without a name, so that input_fn tells the header line from a row
+    # even when every feature name is a number.
+    return pd.concat([df[meta], features, df[targets]], axis=1).rename_axis(index=None)
 
 
 def write_features(data_file, output, chunksize=CHUNK_ROWS, **params):

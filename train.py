@@ -145,7 +145,11 @@ def input_fn(input_data, content_type):
 
 
 def _is_header(fields):
-    """A header line has an empty index name (pandas writes one) or a non-numeric column."""
+    """A header line has an empty index name or a non-numeric column.
+
+    preprocess writes the feature file's header with an empty index name and refuses rows
+    without a sample id, so a line of its file is a header exactly when its first field is empty.
+    """
     if not fields or not fields[0].strip():
         return True
     try:

@@ -155,6 +155,11 @@ def column_without_name():
     return error(run_preprocess)
 
 
+def row_without_sample_id():
+    write_text(raw_frame(rows=6, channels=400).to_csv().replace("\nS0003,", "\n,"))
+    return error(run_preprocess)
+
+
 def non_numeric_metadata():
     write_raw(with_cell(1, 0, "NRW.42"))
     return error(run_preprocess)
@@ -322,6 +327,7 @@ CASES = {
     "fewer channels than the normalisation range needs": too_few_channels,
     "duplicated column name": duplicated_column_name,
     "column without a name (trailing commas)": column_without_name,
+    "row without a sample id": row_without_sample_id,
     "non-numeric metadata": non_numeric_metadata,
     "metadata columns missing": metadata_missing_in_preprocess,
     "metadata column missing at prediction": metadata_missing_at_prediction,

@@ -35,3 +35,15 @@ def test_other_content_types_and_empty_bodies_are_errors(features):
         input_fn(features.to_json(), "application/json")
     with pytest.raises(ValueError, match="empty"):
         input_fn("", "text/csv")
+
+
+def test_header_of_numbers_only_is_still_a_header(tmp_path):
+    """A file with no metadata and no targets: every name in its header is a wavenumber."""
+    from preprocess import write_features
+    raw = raw_frame(rows=3, channels=400, targets=()).drop(columns=["SiteID", "DepthFrom",
+                                                                     "DepthTo"])
+    raw.to_csv(tmp_path / "raw.csv")
+    write_features(tmp_path / "raw.csv", tmp_path / "features.csv")
+    got = input_fn((tmp_path / "features.csv").read_text(), "text/csv")
+    assert isinstance(got, pd.DataFrame) and got.shape == (3, 58)
+    assert got.columns[0] == "3800.0"
