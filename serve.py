@@ -62,7 +62,16 @@ class ModelHandler(BaseHTTPRequestHandler):
     def do_POST(self):
         if self.path != "/invocations":
             return self._reply(404, f"no such path {self.path}")
-        length = int(self.headers.get("Content-Length") or 0)
+        try:  # a negative length would read the body to its end, past the limit
+            length = int(self.headers.get("Content-Length") or 0)
+        except ValueError:
+            length = -1
+        if length < 0:
+            self.close_connection = True
+            return self._reply(
+                400, f"Content-Length {self.headers.get('Content-Length')!r} is not a number "
+                "of bytes: send the body's length"
+            )
         if length > self.server.max_bytes:
             self.close_connection = True
             return self._reply(
