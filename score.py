@@ -9,8 +9,8 @@ index: column j is target j of the actual file, row i its row i.
 
 R² is undefined for a target that is constant in the scored rows (its variance is 0). Such a
 target scores R² = 1 when every prediction equals the constant and 0 otherwise, as
-scikit-learn's `r2_score` (force_finite=True) and so the challenge's scorer count it; the log
-names each such target.
+scikit-learn's `r2_score` counts it by default (force_finite=True): the score stays finite and
+such a target adds nothing unless predicted exactly. The log names each such target.
 
     python score.py                    # data/public + data/predictions -> data/scores/public.txt
     python score.py --per-target       # also print each target's R² and weight

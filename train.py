@@ -112,10 +112,12 @@ def model_fn(model_dir):
         try:
             return joblib.load(path)
         except InconsistentVersionWarning as w:
+            saved = w.original_sklearn_version
             raise ValueError(
-                f"{path} was saved by scikit-learn {w.original_sklearn_version}, but this is "
-                f"scikit-learn {w.current_sklearn_version}: retrain the model with train.py "
-                f"here, or load it where scikit-learn=={w.original_sklearn_version} is installed"
+                f"{path} was saved by scikit-learn {saved}, but this is scikit-learn "
+                f"{w.current_sklearn_version}: retrain the model with train.py here"
+                + (f", or load it where scikit-learn=={saved} is installed"
+                   if saved != "unknown" else "")
             ) from None
         except Exception as error:
             raise ValueError(
