@@ -170,6 +170,11 @@ def check_header(data_file):
             f"{data_file} has a single column{found}: write it with ',' between columns "
             "and '.' as the decimal point"
         )
+    if names[0] in METADATA or _is_number(names[0]):
+        raise ValueError(
+            f"{data_file}: column 1 is {names[0]!r}, but column 1 must hold the sample ids: "
+            "put an id column first"
+        )
     for j, name in enumerate(names[1:], start=2):
         if not name.strip():
             raise ValueError(
@@ -183,6 +188,14 @@ def check_header(data_file):
             )
     if len(head) < 2:
         raise ValueError(f"{data_file} has a header line but no rows: add one line per sample")
+
+
+def _is_number(text):
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
 
 
 def read_chunks(data_file, chunksize=CHUNK_ROWS):

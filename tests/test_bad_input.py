@@ -160,6 +160,11 @@ def row_without_sample_id():
     return error(run_preprocess)
 
 
+def no_sample_id_column():
+    write_raw(raw_frame(rows=6, channels=400), index=False)
+    return error(run_preprocess)
+
+
 def non_numeric_metadata():
     write_raw(with_cell(1, 0, "NRW.42"))
     return error(run_preprocess)
@@ -328,6 +333,7 @@ CASES = {
     "duplicated column name": duplicated_column_name,
     "column without a name (trailing commas)": column_without_name,
     "row without a sample id": row_without_sample_id,
+    "no sample id column": no_sample_id_column,
     "non-numeric metadata": non_numeric_metadata,
     "metadata columns missing": metadata_missing_in_preprocess,
     "metadata column missing at prediction": metadata_missing_at_prediction,
