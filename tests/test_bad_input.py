@@ -270,6 +270,12 @@ def not_utf8():
     return error(run_preprocess)
 
 
+def latin1():
+    raw = raw_frame(rows=6, channels=400).rename(columns={"CuPPM": "Cu_µg/g"})
+    write_raw(raw, encoding="latin-1")
+    return error(run_preprocess)
+
+
 def utf8_with_byte_order_mark():
     raw = raw_frame(rows=6, channels=400)
     write_raw(raw, encoding="utf-8-sig")
@@ -351,7 +357,8 @@ CASES = {
     "predictions file missing a row": predictions_missing_a_row,
     "predictions file with a non-number": predictions_not_numbers,
     "truncated gzip file": truncated_gzip,
-    "another encoding (UTF-16, Latin-1)": not_utf8,
+    "another encoding (UTF-16)": not_utf8,
+    "another encoding (Latin-1, with a non-ASCII character)": latin1,
     "UTF-8 with a byte-order mark (Excel)": utf8_with_byte_order_mark,
     "';' separators": semicolon_separators,
     "model saved by another scikit-learn": model_of_another_scikit_learn,
