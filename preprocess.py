@@ -146,7 +146,10 @@ def reading(data_file):
             "save it as CSV in UTF-8"
         ) from None
     except pd.errors.ParserError as error:
-        raise ValueError(f"{data_file} is not a well-formed CSV file: {error}") from None
+        raise ValueError(
+            f"{data_file} is not a well-formed CSV file ({str(error).strip()}): give every line "
+            "the header's number of fields"
+        ) from None
 
 
 def check_header(data_file):

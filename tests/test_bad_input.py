@@ -165,6 +165,11 @@ def no_sample_id_column():
     return error(run_preprocess)
 
 
+def line_with_more_fields():
+    write_text(raw_frame(rows=6, channels=400).to_csv().replace("\nS0004,", "\nS0004,1,", 1))
+    return error(run_preprocess)
+
+
 def non_numeric_metadata():
     write_raw(with_cell(1, 0, "NRW.42"))
     return error(run_preprocess)
@@ -340,6 +345,7 @@ CASES = {
     "column without a name (trailing commas)": column_without_name,
     "row without a sample id": row_without_sample_id,
     "no sample id column": no_sample_id_column,
+    "a line with more fields than the header": line_with_more_fields,
     "non-numeric metadata": non_numeric_metadata,
     "metadata columns missing": metadata_missing_in_preprocess,
     "metadata column missing at prediction": metadata_missing_at_prediction,
