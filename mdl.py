@@ -16,8 +16,10 @@ class ClippedRidgeCV(RidgeCV):
 
     Assays are concentrations, so a negative prediction is never better than 0. Fitted on a
     frame, it remembers the feature names (`feature_names_in_`) and at prediction time takes
-    those columns by name from a frame, ignoring extra ones (targets, say), or a headerless
-    matrix of exactly the fitted width by position.
+    those columns by name from a frame, ignoring extra ones (targets, say), or from a headerless
+    matrix by position: the fitted features, optionally followed by the fitted targets (the
+    feature file's layout, as Batch Transform sends it without its header line). Zero rows
+    give zero predictions.
     """
 
     def __init__(
@@ -75,6 +77,13 @@ class ClippedRidgeCV(RidgeCV):
                     "used for training"
                 )
             X = X[names]
-        elif names is not None and np.ndim(X) == 2 and np.shape(X)[1] == len(names):
-            X = pd.DataFrame(np.asarray(X, dtype=float), columns=names)
+        elif names is not None and np.ndim(X) == 2 and np.shape(X)[1] in self._file_widths():
+            X = pd.DataFrame(np.asarray(X, dtype=float)[:, : len(names)], columns=names)
+        if _num_samples(X) == 0:  # a request of Batch Transform that carries only the header
+            return np.zeros((0, *np.shape(self.coef_)[:-1]))
         return np.maximum(super().predict(X), 0.0)
+
+    def _file_widths(self):
+        """Widths of a headerless feature file: the features, or the features then the targets."""
+        n_features = len(self.feature_names_in_)
+        return n_features, n_features + (np.shape(self.coef_)[:-1] or (1,))[0]
