@@ -6,7 +6,7 @@ module must sit beside `train.py` wherever the model is loaded.
 import numpy as np
 import pandas as pd
 from sklearn.linear_model import RidgeCV
-from sklearn.utils.validation import _num_samples
+from sklearn.utils.validation import _num_samples, check_is_fitted, validate_data
 
 ALPHAS = tuple(np.logspace(-5, 5, 50))
 
@@ -81,7 +81,25 @@ class ClippedRidgeCV(RidgeCV):
             X = pd.DataFrame(np.asarray(X, dtype=float)[:, : len(names)], columns=names)
         if _num_samples(X) == 0:  # a request of Batch Transform that carries only the header
             return np.zeros((0, *np.shape(self.coef_)[:-1]))
-        return np.maximum(super().predict(X), 0.0)
+        return np.maximum(self._linear_predict(X), 0.0)
+
+    def _linear_predict(self, X):
+        """X @ coef_.T + intercept_, each prediction summed in the same order in any batch.
+
+        BLAS sums a matrix product in an order that depends on the number of rows, so a row's
+        last digits would depend on how Batch Transform splits the file; a sum over the
+        features, one column at a time, is the same for a row alone or among many.
+        """
+        check_is_fitted(self)
+        X = validate_data(self, X, accept_sparse=["csr", "csc", "coo"], reset=False)
+        if not isinstance(X, np.ndarray):  # sparse
+            return super().predict(X)
+        coef = np.atleast_2d(self.coef_)
+        total = np.zeros((len(X), len(coef)))
+        for j in range(X.shape[1]):
+            total += X[:, j : j + 1] * coef[:, j]
+        total += self.intercept_
+        return total if np.ndim(self.coef_) == 2 else total[:, 0]
 
     def _file_widths(self):
         """Widths of a headerless feature file: the features, or the features then the targets."""
