@@ -114,8 +114,10 @@ def plan_requests(features_file, split_type="None", batch_strategy="MultiRecord"
         raise ValueError(f"MaxPayloadInMB {max_payload_mb} is out of range: "
                          f"use more than 0 and at most {LARGEST_PAYLOAD_MB}")
     limit, path = int(max_payload_mb * MB), Path(features_file)
+    size = path.stat().st_size
+    if size == 0:
+        raise ValueError(f"{path} is empty: run preprocess.py to write the feature file")
     if split_type == "None":
-        size = path.stat().st_size
         if size > limit:
             raise ValueError(
                 f"{path} is {size} bytes, over MaxPayloadInMB={max_payload_mb} ({limit} bytes) "
