@@ -155,12 +155,27 @@ def batch_transform(features_file, model_dir, output_dir, split_type="None",
     output.unlink(missing_ok=True)  # a failed replay must not leave a previous one to be scored
     plan = plan_requests(features_file, split_type, batch_strategy, max_payload_mb)
     rows = plan[-1][3]
-    results = []
-    with ModelServer(model_dir) as server, open(features_file, "rb") as f:
+    with ModelServer(model_dir) as server:
         log.info("model server on %s; sending %d rows in %d request(s) (SplitType %s, "
                  "BatchStrategy %s, MaxPayloadInMB %s)", server.url, rows, len(plan),
                  split_type, batch_strategy, max_payload_mb)
         started = time.perf_counter()
+        results = send_requests(server, features_file, plan)
+        seconds = time.perf_counter() - started
+    log.info("predicted %d rows in %.2f s: %.0f rows/s", rows, seconds, rows / seconds)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    tmp = output.with_name(f".{output.name}.tmp")
+    with open(tmp, "wb") as out:
+        out.writelines(results)
+    tmp.replace(output)
+    log.info("wrote %d rows to %s", rows, output)
+    return output
+
+
+def send_requests(server, features_file, plan):
+    """POST each planned request in order; its answer, checked to have a line per row sent."""
+    results = []
+    with open(features_file, "rb") as f:
         for number, (start, end, first, last) in enumerate(plan, 1):
             f.seek(start)
             where = f"request {number} of {len(plan)} (rows {first}–{last} of {features_file})"
@@ -173,15 +188,18 @@ def batch_transform(features_file, model_dir, output_dir, split_type="None",
                 raise RuntimeError(f"{where}: the model server answered {got} rows for "
                                    f"{last - first + 1} rows sent")
             results.append(result)
-        seconds = time.perf_counter() - started
-    log.info("predicted %d rows in %.2f s: %.0f rows/s", rows, seconds, rows / seconds)
-    output.parent.mkdir(parents=True, exist_ok=True)
-    tmp = output.with_name(f".{output.name}.tmp")
-    with open(tmp, "wb") as out:
-        out.writelines(results)
-    tmp.replace(output)
-    log.info("wrote %d rows to %s", rows, output)
-    return output
+    return results
+
+
+def rows_per_second(features_file, model_dir, split_type="None", batch_strategy="MultiRecord",
+                    max_payload_mb=MAX_PAYLOAD_MB):
+    """The replay's throughput in one mode: rows predicted per second of requests (the
+    server's start excluded), for benchmarks; writes nothing."""
+    plan = plan_requests(features_file, split_type, batch_strategy, max_payload_mb)
+    with ModelServer(model_dir) as server:
+        started = time.perf_counter()
+        send_requests(server, features_file, plan)
+        return plan[-1][3] / (time.perf_counter() - started)
 
 
 def largest_inputs(features_file, max_payload_mb=MAX_PAYLOAD_MB):

@@ -4,8 +4,12 @@ It loads the model with `train.model_fn` and serves:
   GET  /ping         200 with an empty body once the model has loaded, 500 if loading failed
   POST /invocations  input_fn(body, content_type) -> predict_fn -> output_fn(prediction, accept)
 with the container's defaults for the hooks `train.py` does not define (predict_fn calls
-model.predict; output_fn writes CSV rows or a JSON list). Any error in a hook is a 500 whose
-body says what went wrong; a body over --max_mb is refused with 413 before it is read.
+model.predict; output_fn writes CSV rows or a JSON list). Headers are read as the serving
+toolkit reads them: no Content-Type means application/json, no Accept (or */*) means
+application/json, and only text/csv and application/json exactly reach input_fn as text, any
+other type (text/csv; charset=utf-8) as bytes; tests/test_toolkit.py checks the two agree.
+Any error in a hook is a 500 whose body says what went wrong; a body over --max_mb is
+refused with 413 before it is read.
 
     python serve.py --model_dir model --port 8080
     curl -s --data-binary @data/preprocess/public.csv -H 'Content-Type: text/csv' \\

@@ -155,3 +155,10 @@ def test_cli_takes_the_modes(tmp_path, capsys):
     assert "--max_payload_mb" in capsys.readouterr().err
     predict.main([*map(str, paths), "--limits"])
     assert "SplitType None" in capsys.readouterr().out
+
+
+def test_rows_per_second_replays_without_writing(job, tmp_path):
+    features_file, model_dir = job[:2]
+    speed = predict.rows_per_second(features_file, model_dir, "Line", "SingleRecord")
+    assert isinstance(speed, float) and 0 < speed < float("inf")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model", "public.csv"]
