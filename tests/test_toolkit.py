@@ -9,11 +9,13 @@ same body and Content-Type for every success.
 One difference is by design and asserted: on a failure the toolkit answers Flask's generic
 HTML page (the reason is only in its log), while serve.py says what went wrong in the body.
 """
+import contextlib
 import http.client
 import json
 import os
 import socket
 import subprocess
+import threading
 import time
 from pathlib import Path
 
@@ -21,6 +23,7 @@ import joblib
 import pytest
 
 import predict
+import serve
 import train
 from conftest import ROOT, raw_frame
 from mdl import ClippedRidgeCV
@@ -56,9 +59,10 @@ def free_port():
         return s.getsockname()[1]
 
 
-@pytest.fixture(scope="module")
-def toolkit(base_dir):
-    """The toolkit's model server on 127.0.0.1, as `serve` starts it but without nginx."""
+@contextlib.contextmanager
+def toolkit_server(base_dir):
+    """The toolkit's model server on 127.0.0.1, as `serve` starts it but without nginx: its
+    port and the status of its first GET /ping."""
     gunicorn = TOOLKIT_VENV / "bin" / "gunicorn"
     if not gunicorn.exists():
         pytest.fail(f"{gunicorn} is missing: build the toolkit's environment with `make test`")
@@ -82,11 +86,17 @@ def toolkit(base_dir):
                 if process.poll() is not None or time.monotonic() > deadline:
                     pytest.fail(f"the toolkit's server did not start:\n{log.read_text()}")
                 time.sleep(0.1)
-        assert status == 200, log.read_text()
-        yield port
+        yield port, status
     finally:
         process.terminate()
         process.wait(timeout=30)
+
+
+@pytest.fixture(scope="module")
+def toolkit(base_dir):
+    with toolkit_server(base_dir) as (port, status):
+        assert status == 200, (base_dir / "gunicorn.log").read_text()
+        yield port
 
 
 @pytest.fixture(scope="module")
@@ -191,3 +201,24 @@ def test_a_failed_request_leaves_both_servers_serving(toolkit, ours, features):
         assert ask(port, "POST", "/invocations", b"1,2\n", {"Content-Type": "text/csv"})[0] == 500
         assert ask(port, "POST", "/invocations", good, {"Content-Type": "text/csv"})[0] == 200
         assert ask(port, "GET", "/ping")[0] == 200
+
+
+def test_a_model_that_does_not_load_fails_ping_on_both(tmp_path):
+    (tmp_path / "model").mkdir()
+    (tmp_path / "model" / "model.joblib").write_bytes(b"not a model")
+    ours = serve.make_server(tmp_path / "model", port=0)
+    thread = threading.Thread(target=ours.serve_forever, daemon=True)
+    thread.start()
+    try:
+        with toolkit_server(tmp_path) as (port, status):
+            assert status == 500
+            mine = ask(ours.server_address[1], "GET", "/ping")
+            assert mine[0] == 500 and b"model_fn(" in mine[2]
+            body = b"1,2\n"
+            assert ask(port, "POST", "/invocations", body, {"Content-Type": "text/csv"})[0] == 500
+            mine = ask(ours.server_address[1], "POST", "/invocations", body,
+                       {"Content-Type": "text/csv"})
+            assert mine[0] == 500 and b"the model did not load" in mine[2]
+    finally:
+        ours.shutdown()
+        ours.server_close()
