@@ -74,8 +74,11 @@ def post(host, port, body, headers):
 def raw_request(host, port, data):
     """Send bytes as they are, close our side, and return the status line (or b'')."""
     with socket.create_connection((host, port), timeout=30) as sock:
-        sock.sendall(data)
-        sock.shutdown(socket.SHUT_WR)
+        try:
+            sock.sendall(data)
+            sock.shutdown(socket.SHUT_WR)
+        except OSError:  # the server answered and closed before reading all we sent
+            pass
         reply = b""
         try:
             while chunk := sock.recv(65536):
