@@ -127,7 +127,7 @@ def bodies(features):
         "no header, no targets": (no_targets.iloc[:3].to_csv(header=False), None),
         "header only": (features.iloc[:0].to_csv(), None),
         "empty": ("", "empty"),
-        "header, a column missing": (no_targets.iloc[:2, :-1].to_csv(), "lack 1 column"),
+        "header, a column missing": (no_targets.iloc[:2, :-1].to_csv(), "missing: 1 of"),
         "no header, a column missing": (
             no_targets.iloc[:2, :-1].to_csv(header=False), "features"),
     }
