@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 PIP_INSTALL := $(PY) -m pip install --quiet --disable-pip-version-check
 DATA := data/public/public.csv.gz
 
-.PHONY: pipeline test data clean
+.PHONY: pipeline test data clean submission
 
 # The environment: runtime, data preparation and test dependencies, rebuilt when they change.
 $(VENV)/.installed: requirements.txt requirements-dev.txt
@@ -26,6 +26,17 @@ pipeline: $(VENV)/.installed $(DATA)
 
 test: $(VENV)/.installed
 	$(PY) -m pytest
+
+# src.tar.gz as `unearthed submit` builds it (in Docker there): an sdist, flattened, without
+# the packaging files. Look inside before you submit: `tar tzf src.tar.gz`.
+submission: $(VENV)/.installed
+	rm -rf dist *.egg-info
+	$(PY) setup.py --quiet sdist
+	tar xzf dist/*.tar.gz -C dist --strip-components=1
+	cd dist && rm -rf *.tar.gz PKG-INFO *.egg-info setup.py setup.cfg pyproject.toml MANIFEST.in \
+		&& tar czf ../src.tar.gz .
+	rm -rf dist *.egg-info
+	tar tzf src.tar.gz
 
 clean:
 	rm -rf data/preprocess data/predictions data/scores model
