@@ -30,7 +30,7 @@ from sklearn.compose import TransformedTargetRegressor  # noqa: E402
 from sklearn.cross_decomposition import PLSRegression  # noqa: E402
 from sklearn.ensemble import RandomForestRegressor  # noqa: E402
 from sklearn.linear_model import RidgeCV  # noqa: E402
-from sklearn.model_selection import KFold, RepeatedKFold  # noqa: E402
+from sklearn.model_selection import GroupKFold, KFold, RepeatedKFold  # noqa: E402
 from sklearn.pipeline import make_pipeline  # noqa: E402
 from sklearn.preprocessing import StandardScaler  # noqa: E402
 from threadpoolctl import threadpool_limits  # noqa: E402
@@ -164,10 +164,17 @@ def peers(start=START, stop=STOP, window=WINDOW, pls_max=PLS_MAX_COMPONENTS, tre
     }
 
 
-def folds(n_rows, repeats=REPEATS, n_folds=FOLDS, seed=SEED):
-    """The (train, test) index pairs every model is validated on, repeat by repeat."""
-    return list(RepeatedKFold(n_splits=n_folds, n_repeats=repeats, random_state=seed)
-                .split(np.arange(n_rows)))
+def folds(n_rows, repeats=REPEATS, n_folds=FOLDS, seed=SEED, groups=None):
+    """The (train, test) index pairs every model is validated on, repeat by repeat.
+
+    With `groups` (a site per row, say) no group is split between training and test.
+    """
+    if groups is None:
+        return list(RepeatedKFold(n_splits=n_folds, n_repeats=repeats, random_state=seed)
+                    .split(np.arange(n_rows)))
+    return [split for r in range(repeats) for split in
+            GroupKFold(n_folds, shuffle=True, random_state=seed + r)
+            .split(np.arange(n_rows), groups=groups)]
 
 
 def cross_validate(model, X, y, splits, progress=None, n_jobs=1):
@@ -233,7 +240,7 @@ def markdown(table, columns):
 
 def _cell(value):
     if isinstance(value, (float, np.floating)):
-        return f"{value:.3f}"
+        return f"{value:.0f}" if value.is_integer() and abs(value) >= 1 else f"{value:.3f}"
     return str(value)
 
 
@@ -329,10 +336,16 @@ def run_scan(X, y, splits, output, n_channels, start, stop, window, windows, sta
     print(f"\nScan of the reference model, {len(splits)} folds, reference = "
           f"start {start}, stop {stop}, window {window}, {next(iter(alpha_grids), '')}")
     for kind, part in table.groupby("scan", sort=False):
-        keys = {"window x stop": ["window", "stop"], "start": ["start"],
-                "alphas": ["alphas", "alphas at grid edge"]}[kind]
-        part = part.sort_values("mean", ascending=False) if kind != "start" else part
         print(f"\n{kind}:")
+        if kind == "window x stop":  # a grid: rows stop, columns window
+            for value, what in [("mean", "weighted R², mean over folds"),
+                                ("diff", "paired difference to the reference")]:
+                grid = part.pivot(index="stop", columns="window", values=value)
+                grid.columns = [f"window {w:g}" for w in grid.columns]
+                print(f"{what}:")
+                print(markdown(grid.reset_index(), ["stop", *grid.columns]))
+            continue
+        keys = {"start": ["start"], "alphas": ["alphas", "alphas at grid edge"]}[kind]
         print(markdown(part, [*keys, "weighted R² (mean ± sd)", "vs reference (paired)"]))
     output.mkdir(parents=True, exist_ok=True)
     table.drop(columns=["weighted R² (mean ± sd)", "vs reference (paired)"]).to_csv(
@@ -362,29 +375,31 @@ def plot_scan(table, chosen, path):
     ax = axes[0]
     if not grid.empty:
         image = ax.imshow(grid.to_numpy(), cmap="viridis", aspect="auto")
-        ax.set_xticks(range(grid.shape[1]), grid.columns)
-        ax.set_yticks(range(grid.shape[0]), grid.index)
+        ax.set_xticks(range(grid.shape[1]), [f"{w:g}" for w in grid.columns])
+        ax.set_yticks(range(grid.shape[0]), [f"{s:g}" for s in grid.index])
         for (i, j), v in np.ndenumerate(grid.to_numpy()):
             bold = grid.index[i] == stop and grid.columns[j] == window
             ax.text(j, i, f"{v:.3f}", ha="center", va="center", fontsize=8,
                     color="w" if v < np.nanmean(grid.to_numpy()) else "k",
                     fontweight="bold" if bold else "normal")
-        fig.colorbar(image, ax=ax, label="weighted R² (CV mean)")
+        fig.colorbar(image, ax=ax, label="weighted R² (mean over folds)")
     ax.set(xlabel="window (channels)", ylabel="normalisation stop",
            title=f"window x stop (start {start}); bold = reference")
+    # the folds are shared, so the paired difference shows what the fold spread hides
     part = table[table.scan == "start"]
-    axes[1].errorbar(part.start, part["mean"], part["sd"], marker="o", capsize=3)
-    axes[1].set(xlabel="normalisation start", ylabel="weighted R² (mean ± sd over folds)",
+    axes[1].errorbar(part.start, part["diff"], part["diff_sd"], marker="o", capsize=3)
+    axes[1].axhline(0, color="k", lw=0.8)
+    axes[1].set(xlabel="normalisation start", ylabel="weighted R² − reference (paired, ± sd)",
                 title=f"start (stop {stop}, window {window})")
     part = table[table.scan == "alphas"]
-    axes[2].barh(range(len(part)), part["mean"], xerr=part["sd"], capsize=3, color="tab:gray")
+    axes[2].barh(range(len(part)), part["diff"], xerr=part["diff_sd"], capsize=3,
+                 color="tab:gray")
+    axes[2].axvline(0, color="k", lw=0.8)
     axes[2].set_yticks(range(len(part)), [a.replace(" per target", "\nper target")
                                           .replace(" one for", "\none for")
                                           for a in part.alphas], fontsize=8)
     axes[2].invert_yaxis()
-    low = np.nanmin(part["mean"] - part["sd"]) if len(part) else 0
-    axes[2].set_xlim(max(low - 0.05, -1), None)
-    axes[2].set(xlabel="weighted R² (mean ± sd over folds)", title="alpha grids")
+    axes[2].set(xlabel="weighted R² − reference (paired, ± sd)", title="alpha grids")
     fig.tight_layout()
     fig.savefig(path, dpi=90)
     plt.close(fig)
@@ -393,7 +408,7 @@ def plot_scan(table, chosen, path):
 
 def plot_per_target(r2, targets, weights_, name, path):
     """Bars of each target's R² (mean ± sd over folds), labelled with its weight."""
-    fig, ax = plt.subplots(figsize=(7, 1.2 + 0.28 * len(targets)))
+    fig, ax = plt.subplots(figsize=(7, 1.6 + 0.28 * len(targets)))
     ax.barh(range(len(targets)), r2.mean(axis=0), xerr=r2.std(axis=0), capsize=2,
             color="tab:blue")
     ax.set_yticks(range(len(targets)), [f"{t} (w {w:.3g})" for t, w in zip(targets, weights_)],
@@ -401,7 +416,8 @@ def plot_per_target(r2, targets, weights_, name, path):
     ax.invert_yaxis()
     ax.axvline(0, color="k", lw=0.8)
     ax.set_xlim(max(np.nanmin(r2.mean(axis=0)) - 0.1, -1), 1)
-    ax.set(xlabel="R² per fold (mean ± sd)", title=f"per-target R²: {name}")
+    ax.set(xlabel="R² per fold (mean ± sd)", title=f"per-target R²\n{name}")
+    ax.title.set_fontsize(9)
     fig.tight_layout()
     fig.savefig(path, dpi=90)
     plt.close(fig)
@@ -415,16 +431,22 @@ def plot_predicted_actual(actual, oof, sites, name, path):
     ax.errorbar(actual, predicted, yerr=[predicted - oof.min(axis=0),
                                          oof.max(axis=0) - predicted],
                 fmt="none", ecolor="0.75", lw=0.8)
-    scatter = ax.scatter(actual, predicted, c=sites, s=14, cmap="viridis")
-    if sites is not None and len(np.unique(sites)) > 1:
-        fig.colorbar(scatter, ax=ax, label="SiteID")
+    groups = np.unique(sites) if sites is not None else []
+    if 1 < len(groups) <= 10:
+        for k, site in enumerate(groups):
+            mask = sites == site
+            ax.scatter(actual[mask], predicted[mask], s=14, color=f"C{k}", label=f"site {site}")
+    else:
+        scatter = ax.scatter(actual, predicted, c=sites, s=14, cmap="viridis")
+        if len(groups) > 1:
+            fig.colorbar(scatter, ax=ax, label="SiteID")
     lo, hi = min(actual.min(), predicted.min()), max(actual.max(), predicted.max())
     ax.plot([lo, hi], [lo, hi], "k--", lw=0.8, label="1:1")
     r2 = 1 - ((actual - predicted) ** 2).sum() / ((actual - actual.mean()) ** 2).sum()
     ax.set(xlabel=f"actual {actual.name}", ylabel=f"predicted {actual.name} (out of fold)",
            title=f"{name}\nR² of the mean OOF prediction {r2:.3f}")
     ax.title.set_fontsize(9)
-    ax.legend(loc="upper left")
+    ax.legend(loc="upper left", fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=90)
     plt.close(fig)
@@ -463,6 +485,8 @@ def main(argv=None):
     parser.add_argument("--repeats", type=int, default=REPEATS)
     parser.add_argument("--folds", type=int, default=FOLDS)
     parser.add_argument("--seed", type=int, default=SEED)
+    parser.add_argument("--group-by", metavar="COLUMN",
+                        help="keep each value of this column (SiteID, say) in one fold")
     parser.add_argument("--start", type=int, default=START, help="the chosen model's start")
     parser.add_argument("--stop", type=int, default=STOP, help="the chosen model's stop")
     parser.add_argument("--window", type=int, default=WINDOW, help="the chosen model's window")
@@ -483,7 +507,10 @@ def main(argv=None):
 
     X, y, spectra = load(args.input, args.targets)
     n_channels = len(spectra)
-    splits = folds(len(X), args.repeats, args.folds, args.seed)
+    if args.group_by and args.group_by not in X:
+        raise ValueError(f"--group-by {args.group_by}: no such input column in {args.input}")
+    groups = X[args.group_by].to_numpy() if args.group_by else None
+    splits = folds(len(X), args.repeats, args.folds, args.seed, groups)
     chosen = (args.start, args.stop, args.window)
     log.info("%s: %d rows, %d channels, %d targets; %s", args.input, len(X), n_channels,
              y.shape[1], _describe(splits, len(X)))
@@ -494,7 +521,7 @@ def main(argv=None):
         targets = list(y.columns)
         top = most_weighted(targets)
         weights_ = score_table(y, y.to_numpy()).weight.to_numpy()
-        label = f"{name}, start {args.start}, stop {args.stop}, window {args.window}"
+        label = f"{name},\nstart {args.start}, stop {args.stop}, window {args.window}"
         plot_per_target(r2, targets, weights_, label, args.output / "per_target_r2.png")
         sites = X["SiteID"].to_numpy() if "SiteID" in X else None
         plot_predicted_actual(y[top], oof[:, :, targets.index(top)], sites, label,

@@ -132,3 +132,13 @@ def test_val_scan(tmp_path):
     assert table["mean"].between(-10, 1).all()
     assert not (out / "peers.csv").exists()
     assert_drawn(out / "scan_window_stop_start_alphas.png")
+
+
+def test_grouped_folds_keep_each_site_in_one_fold():
+    groups = np.repeat([1, 2, 3, 4], 5)
+    splits = folds(20, repeats=2, n_folds=2, seed=0, groups=groups)
+    assert len(splits) == 4
+    for train, test in splits:
+        assert not set(groups[train]) & set(groups[test])
+    for repeat in (splits[:2], splits[2:]):
+        assert sorted(np.concatenate([test for _, test in repeat])) == list(range(20))
