@@ -7,6 +7,7 @@ predictions and the figures to reports/val/.
     python val.py --peers                 # only the comparison with the other models
     python val.py --scan --repeats 2      # only the parameter scans, on 2 x 4 folds
     python val.py --input my.csv.gz --targets ClayPCT pH --output reports/mine
+    python val.py --peers --group-by SiteID --folds 3     # no site in two folds
 
 Every model sees the raw columns (metadata and spectra) of the training rows only. The
 features are computed inside the pipeline by `Features`, which calls `preprocess.preprocess`
@@ -21,25 +22,25 @@ import time
 from pathlib import Path
 
 import matplotlib
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-from joblib import Parallel, delayed  # noqa: E402
-from sklearn.base import BaseEstimator, RegressorMixin, TransformerMixin, clone  # noqa: E402
-from sklearn.compose import TransformedTargetRegressor  # noqa: E402
-from sklearn.cross_decomposition import PLSRegression  # noqa: E402
-from sklearn.ensemble import RandomForestRegressor  # noqa: E402
-from sklearn.linear_model import RidgeCV  # noqa: E402
-from sklearn.model_selection import GroupKFold, KFold, RepeatedKFold  # noqa: E402
-from sklearn.pipeline import make_pipeline  # noqa: E402
-from sklearn.preprocessing import StandardScaler  # noqa: E402
-from threadpoolctl import threadpool_limits  # noqa: E402
-from tqdm import tqdm  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+from joblib import Parallel, delayed
+from sklearn.base import BaseEstimator, RegressorMixin, TransformerMixin, clone
+from sklearn.compose import TransformedTargetRegressor
+from sklearn.cross_decomposition import PLSRegression
+from sklearn.ensemble import RandomForestRegressor
+from sklearn.linear_model import RidgeCV
+from sklearn.model_selection import GroupKFold, KFold, RepeatedKFold
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+from threadpoolctl import threadpool_limits
+from tqdm import tqdm
 
-from mdl import ALPHAS, ClippedRidgeCV  # noqa: E402
-from preprocess import (  # noqa: E402
+from mdl import ALPHAS, ClippedRidgeCV
+from preprocess import (
     CHANNEL_NAME, INPUT, START, STOP, WINDOW, preprocess, read_raw, split_columns)
-from score import most_weighted, score, score_table  # noqa: E402
+from score import most_weighted, score_table
 
 log = logging.getLogger("val")
 
@@ -240,7 +241,7 @@ def markdown(table, columns):
 
 def _cell(value):
     if isinstance(value, (float, np.floating)):
-        return f"{value:.0f}" if value.is_integer() and abs(value) >= 1 else f"{value:.3f}"
+        return f"{value:.3f}"
     return str(value)
 
 
@@ -329,6 +330,7 @@ def run_scan(X, y, splits, output, n_channels, start, stop, window, windows, sta
     rows = [{"scan": kind, **params, **summary("", s, base)}
             for (kind, params, _), s in zip(jobs, scores)]
     table = pd.DataFrame(rows).drop(columns="model")
+    table[["start", "stop", "window"]] = table[["start", "stop", "window"]].astype("Int64")
     table.loc[table.scan == "alphas", "alphas at grid edge"] = edges
     table["weighted R² (mean ± sd)"] = _pm(table, "mean", "sd")
     table["vs reference (paired)"] = [f"{m:+.3f} ± {s:.3f}" for m, s in
