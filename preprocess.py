@@ -146,6 +146,36 @@ def preprocess(data_file, start=START, stop=STOP, window=WINDOW, targets=None):
     return pd.concat([df[meta], features, df[targets]], axis=1)
 
 
+def csv_text(frame, header=True):
+    """`frame.to_csv(header=header)`, the same text, about twice as fast for float columns.
+
+    Floats are written as repr writes them, the shortest text that reads back to the same
+    float (as pandas writes them too), so the feature file keeps full precision. A frame with
+    columns or an index that need CSV quoting goes through pandas.
+    """
+    index = frame.index.tolist()
+    columns = []
+    for name in frame.columns:
+        values = frame[name].to_numpy()
+        if values.dtype.kind == "f":
+            text = list(map(repr, values.tolist()))
+            for i in np.flatnonzero(np.isnan(values)).tolist():
+                text[i] = ""  # pandas' na_rep
+            columns.append(text)
+        elif values.dtype.kind in "iu":
+            columns.append(list(map(str, values.tolist())))
+        else:
+            return frame.to_csv(header=header)
+    if frame.index.dtype.kind not in "iuf" and any(_NEEDS_QUOTES.search(str(v)) for v in index):
+        return frame.to_csv(header=header)
+    lines = map(",".join, zip(map(str, index), *columns))
+    head = frame.iloc[:0].to_csv() if header else ""
+    return head + "\n".join(lines) + ("\n" if len(frame) else "")
+
+
+_NEEDS_QUOTES = re.compile(r'[,"\r\n]|^$')
+
+
 def write_features(data_file, output, chunksize=CHUNK_ROWS, **params):
     """Stream `data_file` through `preprocess` chunk by chunk into `output`, atomically."""
     output = Path(output)
@@ -156,7 +186,7 @@ def write_features(data_file, output, chunksize=CHUNK_ROWS, **params):
         with open(tmp, "w", newline="") as out:
             for i, chunk in enumerate(read_chunks(data_file, chunksize)):
                 features = preprocess(chunk, **params)
-                features.to_csv(out, header=i == 0)
+                out.write(csv_text(features, header=i == 0))
                 rows += len(features)
         tmp.replace(output)
     finally:
