@@ -1,11 +1,11 @@
-# The two commands:  make pipeline  and  make test.
+# The two commands:  make pipeline  and  make test  (and make bench, for speed and memory).
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 PY := $(VENV)/bin/python
 PIP_INSTALL := $(PY) -m pip install --quiet --disable-pip-version-check
 DATA := data/public/public.csv.gz
 
-.PHONY: pipeline test data clean
+.PHONY: pipeline test bench data clean
 
 # The environment: runtime, data preparation and test dependencies, rebuilt when they change.
 $(VENV)/.installed: requirements.txt requirements-dev.txt
@@ -26,6 +26,12 @@ pipeline: $(VENV)/.installed $(DATA)
 
 test: $(VENV)/.installed
 	$(PY) -m pytest
+
+# Speed and memory on synthetic data of the challenge's shape (1x, 10x, 100x; ~6 GB of temp
+# files, about 10 minutes). Quick: make bench BENCH="--sizes 1 10"
+BENCH ?=
+bench: $(VENV)/.installed
+	$(PY) bench.py $(BENCH)
 
 clean:
 	rm -rf data/preprocess data/predictions data/scores model

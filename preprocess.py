@@ -154,18 +154,19 @@ def csv_text(frame, header=True):
     columns or an index that need CSV quoting goes through pandas.
     """
     index = frame.index.tolist()
-    columns = []
-    for name in frame.columns:
-        values = frame[name].to_numpy()
-        if values.dtype.kind == "f":
-            text = list(map(repr, values.tolist()))
-            for i in np.flatnonzero(np.isnan(values)).tolist():
-                text[i] = ""  # pandas' na_rep
-            columns.append(text)
-        elif values.dtype.kind in "iu":
-            columns.append(list(map(str, values.tolist())))
-        else:
-            return frame.to_csv(header=header)
+    kinds = [dtype.kind for dtype in frame.dtypes]
+    if any(kind not in "fiu" for kind in kinds):
+        return frame.to_csv(header=header)
+    columns = [None] * len(kinds)
+    for kind, write in (("f", repr), ("i", str), ("u", str)):
+        where = [j for j, k in enumerate(kinds) if k == kind]
+        block = frame.iloc[:, where].to_numpy()  # one array per dtype: columns by position
+        for j, values in zip(where, block.T):
+            text = list(map(write, values.tolist()))
+            if kind == "f":
+                for i in np.flatnonzero(np.isnan(values)).tolist():
+                    text[i] = ""  # pandas' na_rep
+            columns[j] = text
     if frame.index.dtype.kind not in "iuf" and any(_NEEDS_QUOTES.search(str(v)) for v in index):
         return frame.to_csv(header=header)
     lines = map(",".join, zip(map(str, index), *columns))
