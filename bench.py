@@ -139,11 +139,12 @@ def child_train(features, model_dir):
     data = pd.read_csv(features, index_col=0)
     _, _, targets = split_columns(data.columns)
     X, y = data.drop(columns=targets), data[targets]
-    fits = []
+    fits, cpus = [], []
     for _ in range(3):
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         model = ClippedRidgeCV().fit(X, y)
         fits.append(time.perf_counter() - t0)
+        cpus.append(time.process_time() - c0)
 
     def reference():
         return RidgeCV(alphas=np.logspace(-5, 5, 50), scoring="r2", alpha_per_target=True)
@@ -160,7 +161,7 @@ def child_train(features, model_dir):
     train.save_model(model, model_dir)
     return {
         "rows": len(X), "features": X.shape[1], "targets": len(targets),
-        "fit": min(fits), "fits": fits, "reference_fit": ref_seconds,
+        "fit": min(fits), "fits": fits, "fit_cpu": min(cpus), "reference_fit": ref_seconds,
         "same_alphas": bool(np.array_equal(model.alpha_, ref.alpha_)),
         "same_alphas_1thread": bool(np.array_equal(model.alpha_, ref1.alpha_)),
         "coef_rel_diff": coef_diff(model, ref), "coef_rel_diff_1thread": coef_diff(model, ref1),
@@ -209,7 +210,11 @@ CHILDREN = {f.__name__[6:]: f for f in [child_pandas_baseline, child_inside, chi
 
 # ---- the parent: runs each step as a process, times it, reads its peak RSS -----------------
 def run(argv, name):
-    """Run a command; return (seconds, peak RSS in MB of its largest process, JSON it printed)."""
+    """Run a command: (seconds, peak RSS in MB of its largest process, the JSON it printed).
+
+    The CPU seconds it used (with its children's) go into the JSON as "cpu": on a busy machine
+    they move less than wall time does.
+    """
     with tempfile.TemporaryFile() as err:
         t0 = time.perf_counter()
         process = subprocess.Popen(argv, cwd=ROOT, stdout=subprocess.PIPE, stderr=err)
@@ -224,6 +229,7 @@ def run(argv, name):
                                f"{err.read().decode(errors='replace')[-3000:]}")
     lines = stdout.decode().strip().splitlines()
     result = json.loads(lines[-1]) if lines and lines[-1].startswith("{") else {}
+    result["cpu"] = usage.ru_utime + usage.ru_stime
     return seconds, usage.ru_maxrss / 1024, result
 
 
@@ -259,26 +265,26 @@ def bench_size(size, workdir, model_dir, results):
         row = {"size": size, "rows": rows, "step": step, "seconds": seconds,
                "rows_per_s": n / seconds if seconds else None,
                "mb_per_s": nbytes / 1e6 / seconds if nbytes and seconds else None,
-               "rss_mb": rss, **extra}
+               "rss_mb": rss, "cpu": None, **extra}
         results.append(row)
         log.info("%4dx %-28s %8.2f s  %s", size, step, seconds,
                  f"{rss:7.0f} MB" if rss is not None else "")
         return row
 
-    seconds, rss, _ = run([sys.executable, "data/synthetic/prepare.py", "--rows", str(rows),
-                           "--output", str(raw)], "prepare")
+    seconds, rss, got = run([sys.executable, "data/synthetic/prepare.py", "--rows", str(rows),
+                             "--output", str(raw)], "prepare")
     raw_bytes = raw.stat().st_size
-    record("prepare (synthetic raw)", seconds, rss, nbytes=raw_bytes)
+    record("prepare (synthetic raw)", seconds, rss, nbytes=raw_bytes, cpu=got["cpu"])
 
-    seconds, rss, _ = run([sys.executable, "preprocess.py", "--input", str(raw),
-                           "--output", str(features)], "preprocess.py")
-    pre = record("preprocess.py", seconds, rss, nbytes=raw_bytes,
+    seconds, rss, got = run([sys.executable, "preprocess.py", "--input", str(raw),
+                             "--output", str(features)], "preprocess.py")
+    pre = record("preprocess.py", seconds, rss, nbytes=raw_bytes, cpu=got["cpu"],
                  features_mb=features.stat().st_size / 1e6)
 
     base_out = folder / "pandas.csv"
     seconds, rss, got = run_child("pandas_baseline", raw, base_out)
     # a process, as preprocess.py is: both pay for starting Python and importing pandas
-    base = record("pandas read + write", seconds, rss, nbytes=raw_bytes,
+    base = record("pandas read + write", seconds, rss, nbytes=raw_bytes, cpu=got["cpu"],
                   read=got["read"], write=got["write"],
                   output_mb=base_out.stat().st_size / 1e6)
     base_out.unlink()
@@ -296,11 +302,11 @@ def bench_size(size, workdir, model_dir, results):
 
     if size == 1:
         seconds, rss, got = run_child("train", features, model_dir)
-        record("train: ClippedRidgeCV.fit", got["fit"], rss, **{
-            k: v for k, v in got.items() if k not in ("fit", "rows")})
+        record("train: ClippedRidgeCV.fit", got["fit"], rss, cpu=got["fit_cpu"], **{
+            k: v for k, v in got.items() if k not in ("fit", "rows", "cpu", "fit_cpu")})
 
     seconds, rss, got = run_child("parse", features)
-    parse = record("pandas parse features", got["parse"], rss,
+    parse = record("pandas parse features", got["parse"], rss, cpu=got["cpu"],
                    nbytes=features.stat().st_size)
     import serve
 
@@ -319,7 +325,7 @@ def bench_size(size, workdir, model_dir, results):
         if got["rows"] != n:
             raise RuntimeError(f"{label}: {got['rows']} predictions for {n} rows")
         requests = got["total"] - got["start"]
-        record(label, requests, rss, n=n, nbytes=source.stat().st_size,
+        record(label, requests, rss, n=n, nbytes=source.stat().st_size, cpu=got["cpu"],
                server_start=got["start"], with_start_rows_per_s=n / got["total"],
                server_rss_mb=got["server_rss_mb"],
                vs_parse=(n / requests) / parse["rows_per_s"])
@@ -344,13 +350,14 @@ def table(results, context):
         f"{context['load_end']:.2f} at end; BLAS: {', '.join(context['blas'])}; "
         f"OPENBLAS_CORETYPE={context['OPENBLAS_CORETYPE']}; Python {context['python']}",
         "",
-        f"| {'size':>5} | {'step':<38} | {'seconds':>8} | {'rows/s':>9} | {'MB/s':>6} "
-        f"| {'peak RSS MB':>11} | note |",
-        f"|{'-' * 7}|{'-' * 40}|{'-' * 10}|{'-' * 11}|{'-' * 8}|{'-' * 13}|------|",
+        f"| {'size':>5} | {'step':<38} | {'seconds':>8} | {'CPU s':>7} | {'rows/s':>9} "
+        f"| {'MB/s':>6} | {'peak RSS MB':>11} | note |",
+        f"|{'-' * 7}|{'-' * 40}|{'-' * 10}|{'-' * 9}|{'-' * 11}|{'-' * 8}|{'-' * 13}|------|",
     ]
     for r in results:
         if "skipped" in r:
-            lines.append(f"| {r['size']:>4}x | {r['step']:<38} | {'':>8} | {'':>9} | {'':>6} "
+            lines.append(f"| {r['size']:>4}x | {r['step']:<38} | {'':>8} | {'':>7} | {'':>9} "
+                         f"| {'':>6} "
                          f"| {'':>11} | skipped: {r['skipped']} |")
             continue
         note = []
@@ -372,7 +379,9 @@ def table(results, context):
         rate = f"{r['rows_per_s']:,.0f}" if r.get("rows_per_s") else ""
         mbs = f"{r['mb_per_s']:.1f}" if r.get("mb_per_s") else ""
         rss = f"{r['rss_mb']:,.0f}" if r.get("rss_mb") is not None else ""
-        lines.append(f"| {r['size']:>4}x | {r['step']:<38} | {r['seconds']:8.3f} | {rate:>9} "
+        cpu = f"{r['cpu']:.2f}" if r.get("cpu") is not None else ""
+        lines.append(f"| {r['size']:>4}x | {r['step']:<38} | {r['seconds']:8.3f} | {cpu:>7} "
+                     f"| {rate:>9} "
                      f"| {mbs:>6} | {rss:>11} | {'; '.join(note)} |")
     return "\n".join(lines)
 
