@@ -27,8 +27,8 @@ pipeline: $(VENV)/.installed $(DATA)
 test: $(VENV)/.installed
 	$(PY) -m pytest
 
-# Speed and memory on synthetic data of the challenge's shape (1x, 10x, 100x; ~6 GB of temp
-# files, about 10 minutes). Quick: make bench BENCH="--sizes 1 10"
+# Speed and memory on synthetic data of the challenge's shape (1x, 10x, 100x; up to 4 GB of temp
+# files, about 20 minutes). Quick: make bench BENCH="--sizes 1 10"
 BENCH ?=
 bench: $(VENV)/.installed
 	$(PY) bench.py $(BENCH)

@@ -16,8 +16,8 @@ and records its wall time and peak memory (RSS, of the step's largest process):
               runs on the first SINGLE_ROWS rows only), against pandas alone parsing the same
               feature CSV. The server's start is timed apart and left out of the rate.
 
-    python bench.py                          # 1x, 10x, 100x: ~6 GB of files in a temp folder, ~10 min
-    python bench.py --sizes 1 10             # quick: about a minute
+    python bench.py                          # 1x, 10x, 100x: up to 4 GB of temp files, ~20 min
+    python bench.py --sizes 1 10             # quick: a few minutes
     python bench.py --json bench.json        # also write the results as JSON
     python bench.py --workdir /tmp/b --keep  # keep the generated files
 
