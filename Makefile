@@ -1,6 +1,7 @@
 # The two commands:  make pipeline  and  make test  (and make bench, for speed and memory).
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
+TOOLKIT_VENV := .venv-toolkit
 PY := $(VENV)/bin/python
 PIP_INSTALL := $(PY) -m pip install --quiet --disable-pip-version-check
 DATA := data/public/public.csv.gz
@@ -11,6 +12,14 @@ DATA := data/public/public.csv.gz
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PIP_INSTALL) -r requirements-dev.txt
+	touch $@
+
+# The real SageMaker serving toolkit, in its own environment: tests/test_toolkit.py compares
+# serve.py with it.
+$(TOOLKIT_VENV)/.installed: requirements.txt requirements-toolkit.txt
+	test -x $(TOOLKIT_VENV)/bin/python || $(PYTHON) -m venv $(TOOLKIT_VENV)
+	$(TOOLKIT_VENV)/bin/python -m pip install --quiet --disable-pip-version-check \
+		-r requirements-toolkit.txt
 	touch $@
 
 $(DATA): data/limesoda/prepare.py | $(VENV)/.installed
@@ -24,7 +33,7 @@ pipeline: $(VENV)/.installed $(DATA)
 	$(PY) predict.py
 	$(PY) score.py
 
-test: $(VENV)/.installed
+test: $(VENV)/.installed $(TOOLKIT_VENV)/.installed
 	$(PY) -m pytest
 
 # Speed and memory on synthetic data of the challenge's shape (1x, 10x, 100x; up to 4 GB of temp

@@ -8,7 +8,7 @@ import pandas as pd
 from sklearn.linear_model import RidgeCV
 from sklearn.metrics import r2_score
 from sklearn.utils.metadata_routing import _routing_enabled
-from sklearn.utils.validation import _num_samples
+from sklearn.utils.validation import _num_samples, check_is_fitted, validate_data
 from threadpoolctl import threadpool_limits  # a dependency of scikit-learn
 
 ALPHAS = tuple(np.logspace(-5, 5, 50))
@@ -19,8 +19,10 @@ class ClippedRidgeCV(RidgeCV):
 
     Assays are concentrations, so a negative prediction is never better than 0. Fitted on a
     frame, it remembers the feature names (`feature_names_in_`) and at prediction time takes
-    those columns by name from a frame, ignoring extra ones (targets, say), or a headerless
-    matrix of exactly the fitted width by position.
+    those columns by name from a frame, ignoring extra ones (targets, say), or from a headerless
+    matrix by position: the fitted features, optionally followed by the fitted targets (the
+    feature file's layout, as Batch Transform sends it without its header line). Zero rows
+    give zero predictions.
     """
 
     def __init__(
@@ -91,9 +93,34 @@ class ClippedRidgeCV(RidgeCV):
                     "used for training"
                 )
             X = X[names]
-        elif names is not None and np.ndim(X) == 2 and np.shape(X)[1] == len(names):
-            X = pd.DataFrame(np.asarray(X, dtype=float), columns=names)
-        return np.maximum(super().predict(X), 0.0)
+        elif names is not None and np.ndim(X) == 2 and np.shape(X)[1] in self._file_widths():
+            X = pd.DataFrame(np.asarray(X, dtype=float)[:, : len(names)], columns=names)
+        if _num_samples(X) == 0:  # a request of Batch Transform that carries only the header
+            return np.zeros((0, *np.shape(self.coef_)[:-1]))
+        return np.maximum(self._linear_predict(X), 0.0)
+
+    def _linear_predict(self, X):
+        """X @ coef_.T + intercept_, each prediction summed in the same order in any batch.
+
+        BLAS sums a matrix product in an order that depends on the number of rows, so a row's
+        last digits would depend on how Batch Transform splits the file; a sum over the
+        features, one column at a time, is the same for a row alone or among many.
+        """
+        check_is_fitted(self)
+        X = validate_data(self, X, accept_sparse=["csr", "csc", "coo"], reset=False)
+        if not isinstance(X, np.ndarray):  # sparse
+            return super().predict(X)
+        coef = np.atleast_2d(self.coef_)
+        total = np.zeros((len(X), len(coef)))
+        for j in range(X.shape[1]):
+            total += X[:, j : j + 1] * coef[:, j]
+        total += self.intercept_
+        return total if np.ndim(self.coef_) == 2 else total[:, 0]
+
+    def _file_widths(self):
+        """Widths of a headerless feature file: the features, or the features then the targets."""
+        n_features = len(self.feature_names_in_)
+        return n_features, n_features + (np.shape(self.coef_)[:-1] or (1,))[0]
 
 
 def _r2(estimator, X, y, sample_weight=None):

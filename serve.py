@@ -4,8 +4,12 @@ It loads the model with `train.model_fn` and serves:
   GET  /ping         200 with an empty body once the model has loaded, 500 if loading failed
   POST /invocations  input_fn(body, content_type) -> predict_fn -> output_fn(prediction, accept)
 with the container's defaults for the hooks `train.py` does not define (predict_fn calls
-model.predict; output_fn writes CSV rows or a JSON list). Any error in a hook is a 500 whose
-body says what went wrong; a body over --max_mb is refused with 413 before it is read.
+model.predict; output_fn writes CSV rows or a JSON list). Headers are read as the serving
+toolkit reads them: no Content-Type means application/json, no Accept (or */*) means
+application/json, and only text/csv and application/json exactly reach input_fn as text, any
+other type (text/csv; charset=utf-8) as bytes; tests/test_toolkit.py checks the two agree.
+Any error in a hook is a 500 whose body says what went wrong; a body over --max_mb is
+refused with 413 before it is read.
 
     python serve.py --model_dir model --port 8080
     curl -s --data-binary @data/preprocess/public.csv -H 'Content-Type: text/csv' \\
@@ -20,6 +24,7 @@ import traceback
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import numpy as np
 
@@ -29,6 +34,8 @@ log = logging.getLogger("serve")
 
 HOST, PORT = "127.0.0.1", 8080
 MAX_MB = 100  # Batch Transform's largest MaxPayloadInMB
+NOT_FOUND = "no such path {}: the server answers GET /ping and POST /invocations"
+TEXT_TYPES = ("text/csv", "application/json")  # bodies the toolkit decodes to text
 
 
 def default_predict_fn(data, model):
@@ -51,35 +58,37 @@ class ModelHandler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
 
     def do_GET(self):
-        if self.path == "/ping":
+        path = urlsplit(self.path).path
+        if path == "/ping":
             if self.server.model is None:
                 return self._reply(500, self.server.load_error)
             return self._reply(200, "")
-        if self.path == "/invocations":
+        if path == "/invocations":
             return self._reply(405, "use POST for /invocations")
-        self._reply(404, f"no such path {self.path}")
+        self._reply(404, NOT_FOUND.format(path))
 
     def do_POST(self):
-        if self.path != "/invocations":
-            return self._reply(404, f"no such path {self.path}")
-        length = int(self.headers.get("Content-Length") or 0)
-        if length > self.server.max_bytes:
-            self.close_connection = True
-            return self._reply(
-                413, f"request body of {length} bytes is over the limit of "
-                f"{self.server.max_bytes} bytes: send fewer rows per request"
-            )
-        body = self.rfile.read(length)
-        content_type = self.headers.get("Content-Type", "")
+        path = urlsplit(self.path).path
+        if path == "/ping":
+            return self._reply(405, "use GET for /ping")
+        if path != "/invocations":
+            return self._reply(404, NOT_FOUND.format(path))
+        body = self._read_body()
+        if body is None:
+            return
+        # the toolkit's defaults: no Content-Type means JSON, no Accept (or */*) means JSON,
+        # and only the exact types text/csv and application/json reach input_fn as text
+        content_type = (self.headers.get("ContentType") or self.headers.get("Content-Type")
+                        or "application/json")
         accept = self.headers.get("Accept") or "application/json"
         if accept == "*/*":
             accept = "application/json"
         try:
             if self.server.model is None:
                 raise RuntimeError(f"the model did not load: {self.server.load_error}")
-            data = self.server.input_fn(
-                body.decode("utf-8") if content_type == "text/csv" else body, content_type
-            )
+            if content_type in TEXT_TYPES:
+                body = body.decode("utf-8", errors="replace")
+            data = self.server.input_fn(body, content_type)
             prediction = self.server.predict_fn(data, self.server.model)
             payload, media_type = self.server.output_fn(prediction, accept)
         except Exception as error:  # the container answers 500 for any error in a hook
@@ -87,8 +96,30 @@ class ModelHandler(BaseHTTPRequestHandler):
             return self._reply(500, f"{type(error).__name__}: {error}")
         self._reply(200, payload, media_type)
 
+    def _read_body(self):
+        """The request body, or None after refusing it (413 before reading a word of it)."""
+        if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
+            self.close_connection = True
+            return self._reply(411, "send the body with a Content-Length header, not chunked")
+        try:
+            length = int(self.headers.get("Content-Length") or 0)
+            if length < 0:
+                raise ValueError
+        except ValueError:
+            self.close_connection = True
+            return self._reply(400, f"bad Content-Length {self.headers['Content-Length']!r}")
+        if length > self.server.max_bytes:
+            self.close_connection = True
+            return self._reply(
+                413, f"request body of {length} bytes is over the limit of "
+                f"{self.server.max_bytes} bytes (serve.py --max_mb): send fewer rows per request"
+            )
+        return self.rfile.read(length)
+
     def _reply(self, status, body, media_type="text/plain"):
         data = body.encode("utf-8") if isinstance(body, str) else body
+        if media_type.startswith("text/"):  # as Flask labels text
+            media_type += "; charset=utf-8"
         self.send_response(status)
         self.send_header("Content-Type", media_type)
         self.send_header("Content-Length", str(len(data)))
