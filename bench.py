@@ -183,6 +183,7 @@ def child_replay(features, model_dir, output_dir, split_type, batch_strategy):
     import resource
 
     import predict
+    import serve
 
     overhead = []  # the server's start and stop, inside batch_transform
     for hook in ("__enter__", "__exit__"):
@@ -196,13 +197,15 @@ def child_replay(features, model_dir, output_dir, split_type, batch_strategy):
     kwargs = {}
     if split_type != "-":
         kwargs = {"split_type": split_type, "batch_strategy": batch_strategy}
+    if split_type == "None" and "max_payload_mb" in inspect.signature(
+            predict.batch_transform).parameters:
+        kwargs["max_payload_mb"] = serve.MAX_MB  # the whole file in one request: the largest
     t0 = time.perf_counter()
     out = predict.batch_transform(features, model_dir, output_dir, **kwargs)
     total = time.perf_counter() - t0
     rows = Path(out).read_bytes().count(b"\n")
     server_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
     # the server's hooks on the whole file, in this process: where a request's time goes
-    import serve
     import train
 
     model = train.model_fn(model_dir)
