@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 PIP_INSTALL := $(PY) -m pip install --quiet --disable-pip-version-check
 DATA := data/public/public.csv.gz
 
-.PHONY: pipeline test bench data clean
+.PHONY: pipeline test bench data clean figures submission
 
 # The environment: runtime, data preparation and test dependencies, rebuilt when they change.
 $(VENV)/.installed: requirements.txt requirements-dev.txt
@@ -41,6 +41,25 @@ test: $(VENV)/.installed $(TOOLKIT_VENV)/.installed
 BENCH ?=
 bench: $(VENV)/.installed
 	$(PY) bench.py $(BENCH)
+
+# eda.py and val.py on the default data (reports/, minutes), and the README's figures in docs/.
+figures: $(VENV)/.installed $(DATA)
+	$(PY) eda.py
+	$(PY) val.py
+	mkdir -p docs
+	cp reports/val/scan_window_stop_start_alphas.png reports/val/per_target_r2.png \
+	   reports/val/predicted_vs_actual_SOCPCT.png reports/eda/spectra_highest_lowest_SOCPCT.png docs/
+
+# src.tar.gz as `unearthed submit` builds it (in Docker there): an sdist, flattened, without
+# the packaging files. Look inside before you submit: `tar tzf src.tar.gz`.
+submission: $(VENV)/.installed
+	rm -rf dist *.egg-info
+	$(PY) setup.py --quiet sdist
+	tar xzf dist/*.tar.gz -C dist --strip-components=1
+	cd dist && rm -rf *.tar.gz PKG-INFO *.egg-info setup.py setup.cfg pyproject.toml MANIFEST.in \
+		&& tar czf ../src.tar.gz .
+	rm -rf dist *.egg-info
+	tar tzf src.tar.gz
 
 clean:
 	rm -rf data/preprocess data/predictions data/scores model

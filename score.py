@@ -41,6 +41,12 @@ def weights(targets):
     return np.full(len(targets), 1 / len(targets))
 
 
+def most_weighted(targets):
+    """The target with the largest weight; on a tie (equal weights) the first in file order."""
+    targets = list(targets)
+    return targets[int(np.argmax(weights(targets)))]
+
+
 def score_table(actual, predicted):
     """Per-target R² and weight of `predicted` (array) against `actual` (frame of targets)."""
     predicted = np.asarray(predicted, dtype=float)
