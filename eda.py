@@ -24,7 +24,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from preprocess import (  # noqa: E402
-    CHANNEL_NAME, INPUT, METADATA, START, STOP, WINDOW, preprocess, window_features)
+    CHANNEL_NAME, INPUT, METADATA, START, STOP, WINDOW, preprocess, target_list, window_features)
 from score import most_weighted, weights  # noqa: E402
 from val import load  # noqa: E402
 
@@ -47,7 +47,7 @@ def channel_axis(spectra):
     """The channels' wavenumbers when every name ends in a number, else their positions."""
     found = [CHANNEL_NAME.search(c) for c in spectra]
     if all(found):
-        return np.array([float(m.group()) for m in found]), "wavenumber (cm⁻¹)"
+        return np.array([float(m.group("number")) for m in found]), "wavenumber (cm⁻¹)"
     return np.arange(len(spectra)), "channel"
 
 
@@ -203,7 +203,8 @@ def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--input", type=Path, default=INPUT, help="raw CSV (may be gzipped)")
     parser.add_argument("--output", type=Path, default=OUTPUT, help="folder for the figures")
-    parser.add_argument("--targets", nargs="+", help="target columns (default: the column rule)")
+    parser.add_argument("--targets", type=target_list,
+                        help="comma-separated target columns (default: the column rule)")
     # parse_known_args: VSCode's interactive window passes its own arguments
     return parser.parse_known_args(argv)[0]
 

@@ -220,18 +220,20 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--input", type=Path, default=preprocess.INPUT, help="raw CSV")
     parser.add_argument("--features", type=Path, default=preprocess.OUTPUT,
-                        help="feature CSV that preprocess writes and the job sends")
+                        help="where preprocess writes the feature CSV the job sends "
+                        "(overwritten; default %(default)s)")
     parser.add_argument("--model_dir", type=Path, default=train.MODEL_DIR)
     parser.add_argument("--output_dir", type=Path, default=OUTPUT_DIR)
     parser.add_argument("--split_type", choices=SPLIT_TYPES, default="None",
                         help="None: the whole file in one request; Line: split into lines")
     parser.add_argument("--batch_strategy", choices=BATCH_STRATEGIES, default="MultiRecord",
                         help="with Line: as many lines as fit per request, or one")
-    parser.add_argument("--max_payload_mb", type=int, default=MAX_PAYLOAD_MB,
-                        choices=range(1, LARGEST_PAYLOAD_MB + 1), metavar="1..100",
+    parser.add_argument("--max_payload_mb", type=payload_mb, default=MAX_PAYLOAD_MB,
+                        metavar="1..100",
                         help="MaxPayloadInMB: the largest request body (default %(default)s)")
     parser.add_argument("--limits", action="store_true",
-                        help="print the largest input each mode takes for this file, then exit")
+                        help="preprocess --input, print the largest input each mode takes for "
+                        "its features, then exit")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(name)s: %(message)s")
     subprocess.run(
@@ -245,13 +247,22 @@ def main(argv=None):
                     args.batch_strategy, args.max_payload_mb)
 
 
+def payload_mb(text):
+    """MaxPayloadInMB as SageMaker takes it: a whole number of MB from 1 to 100."""
+    if not text.isdigit() or not 1 <= int(text) <= LARGEST_PAYLOAD_MB:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a whole number of MB from 1 to {LARGEST_PAYLOAD_MB}"
+        )
+    return int(text)
+
+
 def print_limits(features_file):
     for mb in sorted({MAX_PAYLOAD_MB, LARGEST_PAYLOAD_MB}):
         modes, header, longest = largest_inputs(features_file, mb)
         print(f"MaxPayloadInMB {mb}: {features_file} has a {header}-byte header and rows of up "
               f"to {longest} bytes")
         for mode, (per_request, per_file) in modes.items():
-            print(f"  {mode:<30} {per_request:>7} rows per request, "
+            print(f"  {mode:<30} {per_request:>7} row(s) per request, "
                   f"{per_file or 'any number of'} rows per file")
 
 

@@ -38,7 +38,9 @@ TARGETS = (  # the challenge's 49 assays, in the challenge file's order
     "CrPPM CsPPM GaPPM GePPM HfPPM InPPM KPPM LaPPM LiPPM MgPPM NaPPM NbPPM RbPPM RePPM ScPPM "
     "TaPPM TiPPM TlPPM YPPM"
 ).split()
-CHANNEL_NAME = re.compile(r"\d+(\.\d*)?$")  # ends in a number: 3799.0, wn_3799, X12
+# A number (3799.0, 12), or a prefix and a wavenumber of 3 or more digits (wn_3799, X3799.0);
+# not an assay whose name ends in a digit (SiO2, Al2O3, Cu65).
+CHANNEL_NAME = re.compile(r"^(?:\D*(?=\d{3})|)(?P<number>\d+(?:\.\d*)?)$")
 
 # ---- default paths: SageMaker's inside a container, the unearthed CLI's folders outside ----
 ROOT = Path(__file__).resolve().parent
@@ -77,9 +79,10 @@ def split_columns(columns, targets=None):
     """Classify columns into (metadata, spectra, targets), keeping the file's order.
 
     The rule: metadata are SiteID, DepthFrom, DepthTo. Targets are the explicit `targets` list
-    when given; otherwise every other column whose name does not end in a number (the 49
-    challenge assays, or yours, such as ClayPCT). Spectral channels are the remaining columns,
-    which without an explicit list are those named by a number (a wavenumber or channel index).
+    when given; otherwise every other column not named by a number (the 49 challenge assays,
+    or yours, such as ClayPCT or SiO2). Spectral channels are the remaining columns, which
+    without an explicit list are those named by a number: a wavenumber or channel index
+    (3799.0, 12), possibly after a prefix when the number has 3 or more digits (wn_3799).
     """
     columns = [str(c) for c in columns]
     meta = [c for c in columns if c in METADATA]
@@ -316,15 +319,22 @@ def write_features(data_file, output, chunksize=CHUNK_ROWS, **params):
     return rows
 
 
+def target_list(text):
+    """The --targets option: comma-separated column names."""
+    return [name.strip() for name in text.split(",") if name.strip()]
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--input", type=Path, default=INPUT, help="raw CSV (may be gzipped)")
     parser.add_argument("--output", type=Path, default=OUTPUT, help="feature CSV to write")
+    parser.add_argument("--targets", type=target_list, default=None,
+                        help="comma-separated target columns, overriding the column rule")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(name)s: %(message)s")
     log.info("reading %s", args.input)
     try:
-        rows = write_features(args.input, args.output)
+        rows = write_features(args.input, args.output, targets=args.targets)
     except (ValueError, OSError) as error:
         sys.exit(f"error: {error}")
     log.info("wrote %d rows to %s", rows, args.output)

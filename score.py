@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 from sklearn.metrics import r2_score
 
-from preprocess import TARGETS, numbers, read_raw, sm_path, split_columns
+from preprocess import TARGETS, numbers, read_raw, sm_path, split_columns, target_list
 
 log = logging.getLogger("score")
 
@@ -77,10 +77,10 @@ def score(actual, predicted):
     return float((table.r2 * table.weight).sum())
 
 
-def read_actual(actual_file):
-    """The targets of the actual file, every one a number."""
+def read_actual(actual_file, targets=None):
+    """The targets of the actual file (by the column rule, or the list), every one a number."""
     data = read_raw(actual_file)
-    _, _, targets = split_columns(data.columns)
+    _, _, targets = split_columns(data.columns, targets)
     if not targets:
         raise ValueError(
             f"{actual_file} has no target columns to score against, as a private file has: "
@@ -117,14 +117,20 @@ def read_predicted(predicted_file):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--actual", type=Path, default=ACTUAL)
-    parser.add_argument("--predicted", type=Path, default=PREDICTED)
-    parser.add_argument("--output", type=Path, default=OUTPUT)
+    parser.add_argument("--actual", type=Path, default=ACTUAL,
+                        help="raw CSV with the assays (default %(default)s)")
+    parser.add_argument("--predicted", type=Path, default=PREDICTED,
+                        help="predictions, no header, no index (default %(default)s)")
+    parser.add_argument("--output", type=Path, default=OUTPUT,
+                        help="file the score is written to (default %(default)s)")
+    parser.add_argument("--targets", type=target_list, default=None,
+                        help="comma-separated target columns, overriding the column rule")
     parser.add_argument("--per-target", action="store_true", help="print each target's R²")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(name)s: %(message)s")
     try:
-        actual, predicted = read_actual(args.actual), read_predicted(args.predicted)
+        actual = read_actual(args.actual, args.targets)
+        predicted = read_predicted(args.predicted)
         try:
             table = score_table(actual, predicted)
         except ValueError as error:

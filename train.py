@@ -24,7 +24,7 @@ import pandas as pd
 from sklearn.exceptions import InconsistentVersionWarning
 
 from mdl import ClippedRidgeCV
-from preprocess import TARGETS, numbers, preprocess, sm_path, split_columns
+from preprocess import TARGETS, numbers, preprocess, sm_path, split_columns, target_list
 
 log = logging.getLogger("train")
 
@@ -38,12 +38,12 @@ def train(args):
     """Fit the model on `args.data_dir`/public.csv.gz and save it into `args.model_dir`."""
     data_file = Path(args.data_dir) / DATA_FILE
     log.info("reading %s", data_file)
-    data = preprocess(data_file)
-    _, _, targets = split_columns(data.columns)
+    data = preprocess(data_file, targets=getattr(args, "targets", None))
+    _, _, targets = split_columns(data.columns, getattr(args, "targets", None))
     if not targets:
         raise ValueError(
             f"{data_file} has no target columns, as a private file has: training needs assays "
-            f"(columns such as {TARGETS[0]} or ClayPCT, named without a trailing number)"
+            f"(columns such as {TARGETS[0]}, ClayPCT or SiO2, not named by a wavenumber)"
         )
     check_targets(data, targets, data_file)
     X, y = data.drop(columns=targets), data[targets]
@@ -165,8 +165,13 @@ def _is_header(fields):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--model_dir", type=Path, default=MODEL_DIR)
-    parser.add_argument("--data_dir", type=Path, default=DATA_DIR)
+    parser.add_argument("--model_dir", type=Path, default=MODEL_DIR,
+                        help="folder to save model.joblib in (SM_MODEL_DIR; default %(default)s)")
+    parser.add_argument("--data_dir", type=Path, default=DATA_DIR,
+                        help=f"folder holding {DATA_FILE} (SM_CHANNEL_TRAINING; default "
+                        "%(default)s)")
+    parser.add_argument("--targets", type=target_list, default=None,
+                        help="comma-separated target columns, overriding the column rule")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(name)s: %(message)s")
     try:

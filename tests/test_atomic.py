@@ -92,7 +92,7 @@ def test_preprocess_killed_between_chunks(tmp_path, previous):
                 die()
             return chunk(*args, **kwargs)
         preprocess.preprocess = killing_chunk
-        preprocess.write_features = lambda i, o: write(i, o, chunksize=5)
+        preprocess.write_features = lambda i, o, **params: write(i, o, chunksize=5, **params)
         preprocess.main(["--input", "raw.csv", "--output", "features/public.csv"])
     """, cwd=tmp_path)
     if previous:

@@ -75,3 +75,29 @@ def test_column_rule():
     assert split_columns(["a", "b", "T"], targets=["T"]) == ([], ["a", "b"], ["T"])
     with pytest.raises(ValueError, match="no spectral columns"):
         split_columns(["SiteID", "Comment", "CuPPM"])
+
+
+def test_oxide_assays_are_targets_not_channels():
+    columns = ["3799.0", "X3785.5", "12", "SiO2", "Al2O3", "TiO2", "Cu65", "X12"]
+    _, spectra, targets = split_columns(columns)
+    assert spectra == ["3799.0", "X3785.5", "12"]
+    assert targets == ["SiO2", "Al2O3", "TiO2", "Cu65", "X12"]
+    _, spectra, targets = split_columns(columns, targets=["SiO2"])
+    assert targets == ["SiO2"] and "X12" in spectra
+
+
+def test_targets_option_overrides_the_rule(tmp_path):
+    from conftest import ROOT, run
+    raw = raw_frame(rows=30, channels=400, targets=("CuPPM",))
+    raw["X12"] = raw["CuPPM"] * 2  # a target the rule would not take for a channel here
+    (tmp_path / "data").mkdir()
+    raw.to_csv(tmp_path / "data" / "public.csv.gz")
+    done = run(ROOT / "train.py", "--data_dir", tmp_path / "data", "--model_dir",
+               tmp_path / "model", "--targets", "CuPPM,X12", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert "X12" in done.stderr and "CuPPM" in done.stderr
+    out = tmp_path / "features.csv"
+    done = run(ROOT / "preprocess.py", "--input", tmp_path / "data" / "public.csv.gz",
+               "--output", out, "--targets", "CuPPM,X12", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert list(pd.read_csv(out, index_col=0).columns[-2:]) == ["CuPPM", "X12"]

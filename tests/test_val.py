@@ -84,7 +84,7 @@ def test_val_on_a_challenge_shaped_file(tmp_path):
     assert not set(TARGETS) & set(X.columns)  # the other 45 assays are no inputs
     out = tmp_path / "val"
     done = run("val.py", "--peers", "--input", data, "--output", out, "--repeats", "2",
-               "--folds", "2", "--targets", *targets, "--jobs", "1", *TINY, cwd=ROOT)
+               "--folds", "2", "--targets", ",".join(targets), "--jobs", "1", *TINY, cwd=ROOT)
     assert done.returncode == 0, done.stderr
     table = pd.read_csv(out / "peers.csv")
     assert len(table) == 5 and table.model[0].startswith("ClippedRidgeCV")
