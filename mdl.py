@@ -17,6 +17,7 @@ from threadpoolctl import threadpool_limits  # a dependency of scikit-learn
 from preprocess import CHANNEL_NAME
 
 ALPHAS = tuple(np.logspace(-5, 5, 50))
+PREDICT_BLOCK_ROWS = 512  # rows summed at a time in predict: changes no digit of the output
 
 
 class ClippedRidgeCV(RidgeCV):
@@ -148,18 +149,22 @@ class ClippedRidgeCV(RidgeCV):
 
         BLAS sums a matrix product in an order that depends on the number of rows, so a row's
         last digits would depend on how Batch Transform splits the file; a sum over the
-        features, one column at a time, is the same for a row alone or among many.
+        features, one column at a time, is the same for a row alone or among many. Rows go
+        in blocks that keep the running sums in cache.
         """
         check_is_fitted(self)
         X = validate_data(self, X, accept_sparse=["csr", "csc", "coo"], reset=False)
         if not isinstance(X, np.ndarray):  # sparse
             return super().predict(X)
         coef = np.atleast_2d(self.coef_)
-        total = np.zeros((len(X), len(coef)))
-        for j in range(X.shape[1]):
-            total += X[:, j : j + 1] * coef[:, j]
-        total += self.intercept_
-        return total if np.ndim(self.coef_) == 2 else total[:, 0]
+        out = np.empty((len(X), len(coef)))
+        for start in range(0, len(X), PREDICT_BLOCK_ROWS):
+            block = X[start : start + PREDICT_BLOCK_ROWS]
+            total = np.zeros((len(block), len(coef)))
+            for j in range(X.shape[1]):
+                total += block[:, j : j + 1] * coef[:, j]
+            out[start : start + len(block)] = total + self.intercept_
+        return out if np.ndim(self.coef_) == 2 else out[:, 0]
 
     def _file_widths(self):
         """Widths of a headerless feature file: the features, or the features then the targets."""

@@ -91,3 +91,15 @@ def test_joblib_round_trip_in_a_fresh_process(bundle, tmp_path):
     np.testing.assert_allclose(np.load(tmp_path / "by_position.npy"), expected, rtol=0,
                                atol=1e-9)
     assert pd.read_csv(tmp_path / "features.csv").shape[0] == len(expected)
+
+
+def test_predictions_do_not_depend_on_the_batch():
+    """A row's prediction is the same to the last bit alone, in a slice, or in a large batch."""
+    model, X, y = fitted()
+    rng = np.random.default_rng(3)
+    big = X.iloc[rng.integers(len(X), size=1300)].to_numpy() * rng.uniform(0.9, 1.1, (1300, 1))
+    whole = model.predict(big)
+    for rows in [slice(0, 1), slice(511, 513), slice(700, 1300), slice(1299, 1300)]:
+        np.testing.assert_array_equal(model.predict(big[rows]), whole[rows])
+    reference = np.maximum(big @ model.coef_.T + model.intercept_, 0)
+    np.testing.assert_allclose(whole, reference, rtol=1e-12, atol=1e-12)
