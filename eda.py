@@ -24,7 +24,8 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from preprocess import (  # noqa: E402
-    CHANNEL_NAME, INPUT, METADATA, START, STOP, WINDOW, preprocess, target_list, window_features)
+    CHANNEL_NAME, INPUT, METADATA, START, STOP, WINDOW, add_targets_option, preprocess,
+    window_features)
 from score import most_weighted, weights  # noqa: E402
 from val import load  # noqa: E402
 
@@ -203,8 +204,7 @@ def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--input", type=Path, default=INPUT, help="raw CSV (may be gzipped)")
     parser.add_argument("--output", type=Path, default=OUTPUT, help="folder for the figures")
-    parser.add_argument("--targets", type=target_list,
-                        help="comma-separated target columns (default: the column rule)")
+    add_targets_option(parser)
     # parse_known_args: VSCode's interactive window passes its own arguments
     return parser.parse_known_args(argv)[0]
 

@@ -324,12 +324,17 @@ def target_list(text):
     return [name.strip() for name in text.split(",") if name.strip()]
 
 
+def add_targets_option(parser):
+    """--targets, the explicit target list that overrides the column rule, for every step."""
+    parser.add_argument("--targets", type=target_list, default=None,
+                        help="comma-separated target columns, overriding the column rule")
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--input", type=Path, default=INPUT, help="raw CSV (may be gzipped)")
     parser.add_argument("--output", type=Path, default=OUTPUT, help="feature CSV to write")
-    parser.add_argument("--targets", type=target_list, default=None,
-                        help="comma-separated target columns, overriding the column rule")
+    add_targets_option(parser)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(name)s: %(message)s")
     log.info("reading %s", args.input)

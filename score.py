@@ -24,7 +24,8 @@ import numpy as np
 import pandas as pd
 from sklearn.metrics import r2_score
 
-from preprocess import TARGETS, numbers, read_raw, sm_path, split_columns, target_list
+from preprocess import (
+    TARGETS, add_targets_option, numbers, read_raw, sm_path, split_columns)
 
 log = logging.getLogger("score")
 
@@ -123,8 +124,7 @@ def main(argv=None):
                         help="predictions, no header, no index (default %(default)s)")
     parser.add_argument("--output", type=Path, default=OUTPUT,
                         help="file the score is written to (default %(default)s)")
-    parser.add_argument("--targets", type=target_list, default=None,
-                        help="comma-separated target columns, overriding the column rule")
+    add_targets_option(parser)
     parser.add_argument("--per-target", action="store_true", help="print each target's R²")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(name)s: %(message)s")

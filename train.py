@@ -24,7 +24,8 @@ import pandas as pd
 from sklearn.exceptions import InconsistentVersionWarning
 
 from mdl import ClippedRidgeCV
-from preprocess import TARGETS, numbers, preprocess, sm_path, split_columns, target_list
+from preprocess import (
+    TARGETS, add_targets_option, numbers, preprocess, sm_path, split_columns)
 
 log = logging.getLogger("train")
 
@@ -170,8 +171,7 @@ def main(argv=None):
     parser.add_argument("--data_dir", type=Path, default=DATA_DIR,
                         help=f"folder holding {DATA_FILE} (SM_CHANNEL_TRAINING; default "
                         "%(default)s)")
-    parser.add_argument("--targets", type=target_list, default=None,
-                        help="comma-separated target columns, overriding the column rule")
+    add_targets_option(parser)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(name)s: %(message)s")
     try:

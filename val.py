@@ -39,7 +39,8 @@ from tqdm import tqdm
 
 from mdl import ALPHAS, ClippedRidgeCV
 from preprocess import (
-    CHANNEL_NAME, INPUT, START, STOP, WINDOW, preprocess, read_raw, split_columns, target_list)
+    CHANNEL_NAME, INPUT, START, STOP, WINDOW, add_targets_option, preprocess, read_raw,
+    split_columns)
 from score import most_weighted, score_table
 
 log = logging.getLogger("val")
@@ -481,8 +482,7 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--input", type=Path, default=INPUT, help="raw CSV (may be gzipped)")
     parser.add_argument("--output", type=Path, default=OUTPUT, help="folder for tables, figures")
-    parser.add_argument("--targets", type=target_list,
-                        help="comma-separated target columns (default: the column rule)")
+    add_targets_option(parser)
     parser.add_argument("--peers", action="store_true", help="run the peers (default: all)")
     parser.add_argument("--scan", action="store_true", help="run the scans (default: all)")
     parser.add_argument("--repeats", type=int, default=REPEATS)
