@@ -194,6 +194,7 @@ def check_header(data_file):
             )
     if len(head) < 2:
         raise ValueError(f"{data_file} has a header line but no rows: add one line per sample")
+    return names
 
 
 def _is_number(text):
@@ -206,9 +207,13 @@ def _is_number(text):
 
 def read_chunks(data_file, chunksize=CHUNK_ROWS):
     """The raw CSV (index in column 0, then metadata, spectra, targets) in frames of rows."""
+    ids = {}
     if isinstance(data_file, (str, os.PathLike)):  # a stream would be read twice
-        check_header(data_file)
-    with reading(data_file), pd.read_csv(data_file, index_col=0, chunksize=chunksize) as reader:
+        # Sample ids as written (007 stays 007), and of one type in every chunk; pandas calls
+        # an unnamed first column "Unnamed: 0".
+        ids = {check_header(data_file)[0] or "Unnamed: 0": str}
+    with reading(data_file), pd.read_csv(data_file, index_col=0, chunksize=chunksize,
+                                         dtype=ids) as reader:
         yield from reader
 
 

@@ -101,3 +101,13 @@ def test_targets_option_overrides_the_rule(tmp_path):
                "--output", out, "--targets", "CuPPM,X12", cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     assert list(pd.read_csv(out, index_col=0).columns[-2:]) == ["CuPPM", "X12"]
+
+
+def test_sample_ids_keep_their_text(tmp_path):
+    from preprocess import write_features
+    raw = raw_frame(rows=3, channels=400)
+    raw.index = ["007", "1e3", "0042"]
+    raw.to_csv(tmp_path / "raw.csv")
+    write_features(tmp_path / "raw.csv", tmp_path / "features.csv", chunksize=2)
+    lines = (tmp_path / "features.csv").read_text().splitlines()
+    assert [line.split(",")[0] for line in lines[1:]] == ["007", "1e3", "0042"]

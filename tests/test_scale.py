@@ -39,7 +39,8 @@ def test_feature_file_reads_back_to_the_same_floats(synthetic, tmp_path):
     out = tmp_path / "features.csv"
     write_features(synthetic, out, chunksize=16)
     expected = preprocess(synthetic)
-    pd.testing.assert_frame_equal(pd.read_csv(out, index_col=0),
+    ids_as_text = {"Unnamed: 0": str}  # preprocess keeps sample ids as written
+    pd.testing.assert_frame_equal(pd.read_csv(out, index_col=0, dtype=ids_as_text),
                                   expected, check_exact=True)
 
 
