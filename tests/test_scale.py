@@ -12,7 +12,7 @@ PREPARE = ROOT / "data" / "synthetic" / "prepare.py"
 
 @pytest.fixture(scope="module")
 def synthetic(tmp_path_factory):
-    out = tmp_path_factory.mktemp("synthetic") / "raw.csv"
+    out = tmp_path_factory.mktemp("synthetic") / "raw.csv.gz"  # the gzip path, as users write it
     done = run(PREPARE, "--rows", 60, "--output", out, cwd=ROOT)
     assert done.returncode == 0, done.stderr
     return out
@@ -65,7 +65,7 @@ def test_synthetic_set_has_the_challenge_layout_and_is_deterministic(synthetic, 
     assert targets == TARGETS
     assert set(np.unique(raw[targets].to_numpy()[raw[targets].to_numpy() < 0])) <= {-1, -50, -100}
     assert (raw[targets] < 0).any().sum() > 10  # below-detection codes in many targets
-    again, other = tmp_path / "again.csv", tmp_path / "other.csv"
+    again, other = tmp_path / "again.csv.gz", tmp_path / "other.csv.gz"
     run(PREPARE, "--rows", 60, "--output", again, cwd=ROOT)
     run(PREPARE, "--rows", 60, "--output", other, "--seed", 1, cwd=ROOT)
     assert again.read_bytes() == synthetic.read_bytes()

@@ -16,6 +16,7 @@ import argparse
 import gzip
 import logging
 import sys
+from contextlib import nullcontext
 from pathlib import Path
 
 import numpy as np
@@ -118,7 +119,11 @@ def write(rows, output, seed=SEED):
     tmp = output.with_name(f".{output.name}.tmp")
     parts, chunks = model(seed), -(-rows // CHUNK)
     try:
-        with (gzip.open(tmp, "wb", mtime=0) if output.suffix == ".gz" else open(tmp, "wb")) as out:
+        # No name and no time in the gzip header, so the same seed gives the same bytes.
+        with open(tmp, "wb") as raw, (
+            gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0)
+            if output.suffix == ".gz" else nullcontext(raw)
+        ) as out:
             out.write(header())
             for index in tqdm(range(chunks), unit="chunk", disable=chunks == 1):
                 out.write(chunk_text(seed, index, min(CHUNK, rows - index * CHUNK), *parts))
