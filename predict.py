@@ -26,6 +26,7 @@ import urllib.request
 from pathlib import Path
 
 import preprocess
+import serve
 import train
 
 log = logging.getLogger("predict")
@@ -35,7 +36,7 @@ OUTPUT_DIR = preprocess.sm_path("/opt/ml/output")
 SPLIT_TYPES = ("None", "Line")
 BATCH_STRATEGIES = ("MultiRecord", "SingleRecord")
 MAX_PAYLOAD_MB = 6  # Batch Transform's default MaxPayloadInMB
-LARGEST_PAYLOAD_MB = 100  # and the most it allows
+LARGEST_PAYLOAD_MB = serve.MAX_MB  # and the most it allows, the server's body limit
 MB = 1024 * 1024
 
 
@@ -163,11 +164,8 @@ def batch_transform(features_file, model_dir, output_dir, split_type="None",
         results = send_requests(server, features_file, plan)
         seconds = time.perf_counter() - started
     log.info("predicted %d rows in %.2f s: %.0f rows/s", rows, seconds, rows / seconds)
-    output.parent.mkdir(parents=True, exist_ok=True)
-    tmp = output.with_name(f".{output.name}.tmp")
-    with open(tmp, "wb") as out:
+    with preprocess.atomic_output(output) as tmp, open(tmp, "wb") as out:
         out.writelines(results)
-    tmp.replace(output)
     log.info("wrote %d rows to %s", rows, output)
     return output
 

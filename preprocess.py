@@ -306,21 +306,31 @@ def csv_text(frame, header=True):
 _NEEDS_QUOTES = re.compile(r'[,"\r\n]|^$')
 
 
-def write_features(data_file, output, chunksize=CHUNK_ROWS, **params):
-    """Stream `data_file` through `preprocess` chunk by chunk into `output`, atomically."""
-    output = Path(output)
-    output.parent.mkdir(parents=True, exist_ok=True)
-    tmp = output.with_name(f".{output.name}.{os.getpid()}.tmp")
-    rows = 0
+@contextmanager
+def atomic_output(path):
+    """A temporary path beside `path` to write to, renamed over `path` when the block ends well.
+
+    Every step writes its output through this: a step that fails or is killed leaves the
+    previous file intact, or none, never a partial one.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
-        with open(tmp, "w", newline="") as out:
-            for i, chunk in enumerate(read_chunks(data_file, chunksize)):
-                features = preprocess(chunk, source=data_file, **params)
-                out.write(csv_text(features, header=i == 0))
-                rows += len(features)
-        tmp.replace(output)
+        yield tmp
+        tmp.replace(path)
     finally:
         tmp.unlink(missing_ok=True)
+
+
+def write_features(data_file, output, chunksize=CHUNK_ROWS, **params):
+    """Stream `data_file` through `preprocess` chunk by chunk into `output`, atomically."""
+    rows = 0
+    with atomic_output(output) as tmp, open(tmp, "w", newline="") as out:
+        for i, chunk in enumerate(read_chunks(data_file, chunksize)):
+            features = preprocess(chunk, source=data_file, **params)
+            out.write(csv_text(features, header=i == 0))
+            rows += len(features)
     return rows
 
 

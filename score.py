@@ -25,7 +25,7 @@ import pandas as pd
 from sklearn.metrics import r2_score
 
 from preprocess import (
-    TARGETS, add_targets_option, numbers, read_raw, sm_path, split_columns)
+    TARGETS, add_targets_option, atomic_output, numbers, read_raw, sm_path, split_columns)
 
 log = logging.getLogger("score")
 
@@ -140,10 +140,8 @@ def main(argv=None):
     total = float((table.r2 * table.weight).sum())
     if args.per_target:
         print(table.assign(contribution=table.r2 * table.weight).to_string(float_format="%.4f"))
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    tmp = args.output.with_name(f".{args.output.name}.tmp")
-    tmp.write_text(f"{total}\n")
-    tmp.replace(args.output)
+    with atomic_output(args.output) as tmp:
+        tmp.write_text(f"{total}\n")
     print(f"score: {total:.4f}")
     return total
 

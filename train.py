@@ -13,7 +13,6 @@ import argparse
 import csv
 import io
 import logging
-import os
 import sys
 import warnings
 from pathlib import Path
@@ -25,7 +24,7 @@ from sklearn.exceptions import InconsistentVersionWarning
 
 from mdl import ClippedRidgeCV
 from preprocess import (
-    TARGETS, add_targets_option, numbers, preprocess, sm_path, split_columns)
+    TARGETS, add_targets_option, atomic_output, numbers, preprocess, sm_path, split_columns)
 
 log = logging.getLogger("train")
 
@@ -84,13 +83,8 @@ def check_targets(data, targets, data_file):
 def save_model(model, model_dir):
     """Write the model atomically: a failed or killed save leaves the previous one intact."""
     path = Path(model_dir) / MODEL_FILE
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
+    with atomic_output(path) as tmp:
         joblib.dump(model, tmp)
-        tmp.replace(path)
-    finally:
-        tmp.unlink(missing_ok=True)
     log.info("saved %s", path)
 
 

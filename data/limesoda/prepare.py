@@ -10,15 +10,18 @@ DepthFrom, DepthTo, one column per wavenumber, then the targets.
 """
 import argparse
 import logging
+import sys
 from pathlib import Path
 
 import LimeSoDa
 import pandas as pd
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+from preprocess import INPUT, atomic_output  # noqa: E402  (the default input, the writer)
+
 SETS = ["NRW.42", "NRW.62", "NRW.115"]  # SiteID 1, 2, 3
 TARGETS = {"SOC_target": "SOCPCT", "pH_target": "pH", "Clay_target": "ClayPCT"}
 DEPTH = (0.0, 0.3)  # topsoil, 0-30 cm, in metres
-OUTPUT = Path(__file__).resolve().parents[1] / "public" / "public.csv.gz"
 
 log = logging.getLogger("prepare")
 
@@ -48,14 +51,12 @@ def limesoda_frame():
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--output", type=Path, default=OUTPUT)
+    parser.add_argument("--output", type=Path, default=INPUT)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(name)s: %(message)s")
     df = limesoda_frame()
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    tmp = args.output.with_name(args.output.name + ".tmp")
-    df.to_csv(tmp, compression={"method": "gzip", "mtime": 0})
-    tmp.replace(args.output)
+    with atomic_output(args.output) as tmp:
+        df.to_csv(tmp, compression={"method": "gzip", "mtime": 0})
     log.info("wrote %d rows x %d columns to %s", *df.shape, args.output)
 
 

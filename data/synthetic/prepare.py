@@ -24,7 +24,7 @@ from tqdm import tqdm
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
-from preprocess import TARGETS  # noqa: E402  (the one target list)
+from preprocess import TARGETS, atomic_output  # noqa: E402  (the one target list)
 
 ROWS, SEED = 1344, 0  # the challenge's size
 OUTPUT = Path(__file__).resolve().parent / "synthetic.csv"
@@ -115,21 +115,15 @@ def header():
 def write(rows, output, seed=SEED):
     """Write the data set to `output` (gzipped if it ends in .gz), atomically."""
     output = Path(output)
-    output.parent.mkdir(parents=True, exist_ok=True)
-    tmp = output.with_name(f".{output.name}.tmp")
     parts, chunks = model(seed), -(-rows // CHUNK)
-    try:
-        # No name and no time in the gzip header, so the same seed gives the same bytes.
-        with open(tmp, "wb") as raw, (
-            gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0)
-            if output.suffix == ".gz" else nullcontext(raw)
-        ) as out:
-            out.write(header())
-            for index in tqdm(range(chunks), unit="chunk", disable=chunks == 1):
-                out.write(chunk_text(seed, index, min(CHUNK, rows - index * CHUNK), *parts))
-        tmp.replace(output)
-    finally:
-        tmp.unlink(missing_ok=True)
+    # No name and no time in the gzip header, so the same seed gives the same bytes.
+    with atomic_output(output) as tmp, open(tmp, "wb") as raw, (
+        gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0)
+        if output.suffix == ".gz" else nullcontext(raw)
+    ) as out:
+        out.write(header())
+        for index in tqdm(range(chunks), unit="chunk", disable=chunks == 1):
+            out.write(chunk_text(seed, index, min(CHUNK, rows - index * CHUNK), *parts))
     return output
 
 
